@@ -1,0 +1,665 @@
+"""GEBMEstimator: a Generalized Energy-Based Model as a scikit-learn density estimator."""
+
+import copy
+import math
+from numbers import Integral, Real
+
+import numpy as np
+import torch
+from sklearn.base import BaseEstimator, DensityMixin, _fit_context
+from sklearn.utils import check_random_state
+from sklearn.utils._param_validation import HasMethods, Interval, StrOptions
+from sklearn.utils.validation import check_is_fitted, check_memory, validate_data
+from skorch.callbacks import EarlyStopping, ProgressBar
+from skorch.helper import predefined_split
+from torch import nn
+from torch.utils.data import TensorDataset
+
+from ._training import ITERATIONS_PER_EPOCH, GEBMNet
+from .networks import build_base, build_energy
+from .objectives import KALE, logmeanexp
+from .samplers import make_sampler
+
+__all__ = ["GEBMEstimator"]
+
+_FLOAT_DTYPES = (np.float64, np.float32)
+# Rows per forward pass when scoring or sampling, so memory stays bounded.
+_CHUNK = 8192
+# Parameters that shape training; everything else (temperature, sampling, scoring) is
+# read at inference, so a fitted network can be reused when only those change.
+_TRAINING_PARAMS = (
+    "base",
+    "energy",
+    "flow",
+    "n_flow_transforms",
+    "base_hidden_layer_sizes",
+    "latent_dim",
+    "energy_hidden_layer_sizes",
+    "spectral_norm",
+    "energy_min",
+    "base_loss",
+    "gradient_penalty",
+    "max_iter",
+    "batch_size",
+    "learning_rate",
+    "beta_1",
+    "beta_2",
+    "n_energy_steps",
+    "n_burst_steps",
+    "burst_every",
+    "validation_fraction",
+    "n_iter_no_change",
+    "verbose",
+)
+
+
+class GEBMEstimator(DensityMixin, BaseEstimator):
+    r"""Generalized Energy-Based Model (Arbel, Zhou & Gretton, ICLR 2021).
+
+    The model is a base distribution :math:`B` (a normalizing flow or a generator
+    :math:`x = G(z)`, :math:`z \sim N(0, I)`) reweighted by an energy :math:`E`:
+
+    .. math:: Q_T(dx) \propto \exp(-E(x) / T)\, B(dx).
+
+    Training alternates energy steps on the KALE lower bound of the generalized
+    likelihood with base steps (see :class:`~skgebm.objectives.KALE`); the temperature
+    :math:`T` is read only at inference, so ``set_params(temperature=...)`` needs no
+    refit. Samples come from MCMC on the base's latent space, whose target is
+    :math:`\eta(z) \exp(-E(G(z)) / T)`, pushed through the base.
+
+    Parameters
+    ----------
+    base : {"flow", "generator"}, zuko.flows.Flow or torch.nn.Module, default="flow"
+        The base. ``"flow"``: a zuko normalizing flow (family ``flow``) with an exact
+        density, so :meth:`score_samples` is a normalized log-density. ``"generator"``:
+        an implicit MLP generator from a ``latent_dim`` normal latent. A zuko flow is
+        used as an explicit base; another module is a generator and needs
+        ``latent_dim``. Modules are deep-copied at fit and keep their own weights.
+    energy : "mlp" or torch.nn.Module, default="mlp"
+        The energy network, mapping ``(n, n_features)`` to ``(n,)``; a module is
+        deep-copied at fit.
+    temperature : float, default=1.0
+        :math:`T` in :math:`(0, \infty]`, applied by :meth:`score_samples`,
+        :meth:`score` and :meth:`sample`. ``float("inf")`` is the base alone.
+    flow : {"nsf", "maf", "realnvp"}, default="nsf"
+        Family of the built-in flow: neural spline, affine autoregressive or RealNVP,
+        all with two-pass (coupling) inverses so sampling stays cheap in any dimension.
+    n_flow_transforms : int, default=3
+        Number of transforms of the built-in flow.
+    base_hidden_layer_sizes : tuple of int, default=(64, 64)
+        Hidden widths of the flow's conditioners or of the generator.
+    latent_dim : int or None, default=None
+        Latent dimension of a generator base; ``None`` is ``n_features``.
+    energy_hidden_layer_sizes : tuple of int, default=(128, 128)
+        Hidden widths of the MLP energy.
+    spectral_norm : bool, default=False
+        Spectrally normalise the MLP energy's layers (a hard Lipschitz control, beside
+        the soft ``gradient_penalty``).
+    energy_min : float or None, default=-10.0
+        Lower clamp of the energy (as in the reference implementation); ``None``
+        disables it.
+    base_loss : {"auto", "kale", "mle"}, default="auto"
+        Base objective: ``"kale"`` is the paper's ``-logmeanexp(-E(G(z)))``; ``"mle"``
+        trains an explicit base by maximum likelihood while the energy corrects it.
+        ``"auto"`` is ``"mle"`` for a flow and ``"kale"`` for a generator.
+    gradient_penalty : float, default=0.1
+        Weight of the penalty ``mean ||grad E||^2`` at interpolates of data and base
+        samples (0.1 for tabular data in the reference implementation).
+    max_iter : int, default=3000
+        Training iterations; each is one energy step on a minibatch.
+    batch_size : int, default=256
+        Minibatch size of data and of base samples.
+    learning_rate : float, default=1e-3
+        Adam learning rate of the energy and of the base.
+    beta_1, beta_2 : float, default=0.5, 0.999
+        Adam's betas (the paper's).
+    n_energy_steps : int, default=5
+        Energy steps per base step.
+    n_burst_steps : int, default=100
+        Energy steps before the first base step and after every ``burst_every``-th.
+    burst_every : int, default=500
+        Base steps between energy bursts; 0 disables the later bursts.
+    sampler : {"kinetic", "ula", "mala", "hmc"} or sampler instance, default="kinetic"
+        Latent MCMC sampler (see :mod:`skgebm.samplers`); ``"kinetic"`` is the paper's
+        underdamped Langevin. An instance from :mod:`skgebm.samplers` is used as given
+        and overrides ``n_mcmc_steps`` and ``mcmc_step_size``.
+    n_mcmc_steps : int, default=100
+        MCMC steps per :meth:`sample`; 0 returns plain base samples.
+    mcmc_step_size : float, default=0.05
+        MCMC step size (the initial one for samplers that adapt it).
+    n_partition_samples : int, default=65536
+        Base samples of the Monte-Carlo estimate of :math:`\log Z_T`.
+    standardize : bool, default=True
+        Standardize the features internally; samples and densities come back in the
+        input's units (the log-density includes the Jacobian of the scaling).
+    validation_fraction : float or None, default=None
+        Fraction of the data held out to monitor a validation loss (negative held-out
+        log-likelihood with a flow, negative KALE with a generator) for early stopping.
+    n_iter_no_change : int, default=10
+        Epochs of 100 iterations without validation improvement before stopping; the
+        best weights are restored. Used with ``validation_fraction``.
+    device : str or torch.device, default="auto"
+        ``"auto"`` uses CUDA when available, otherwise the CPU.
+    memory : str, joblib.Memory or None, default=None
+        Caches trained networks keyed on the training parameters and the data, so that
+        refits differing only in inference parameters (``temperature``, sampling) train
+        once.
+    warm_start : bool, default=False
+        Continue training the fitted networks on the next :meth:`fit`.
+    verbose : int, default=0
+        Print a progress bar and the per-epoch losses when positive.
+    random_state : int, RandomState instance or None, default=None
+        Seeds initialisation, training, the partition estimate and, by default,
+        :meth:`sample`. Global torch RNG state is never used.
+
+    Attributes
+    ----------
+    net_ : skorch.NeuralNet
+        The training net: ``net_.module_`` is the energy, ``net_.base_`` the base,
+        ``net_.criterion_`` the KALE objective, ``net_.history`` the per-epoch losses
+        (``train_loss``, ``kale``, ``base_loss``, ``valid_loss``).
+    n_iter_ : int
+        Training iterations run.
+    location_, scale_ : ndarray of shape (n_features_in_,)
+        The internal standardization.
+    n_features_in_ : int
+        Number of features seen during :meth:`fit`.
+    feature_names_in_ : ndarray of shape (n_features_in_,)
+        Names of features seen during :meth:`fit`, when they are all strings.
+
+    See Also
+    --------
+    sklearn.mixture.GaussianMixture : A parametric density estimator.
+    sklearn.neighbors.KernelDensity : A nonparametric density estimator.
+
+    References
+    ----------
+    M. Arbel, L. Zhou and A. Gretton, "Generalized Energy Based Models", ICLR 2021.
+
+    Examples
+    --------
+    >>> from sklearn.datasets import make_moons
+    >>> from skgebm import GEBMEstimator
+    >>> X, _ = make_moons(500, noise=0.1, random_state=0)
+    >>> est = GEBMEstimator(max_iter=200, random_state=0).fit(X)
+    >>> est.sample(5, random_state=0).shape
+    (5, 2)
+    >>> est.score_samples(X[:3]).shape
+    (3,)
+    """
+
+    _parameter_constraints = {
+        "base": [StrOptions({"flow", "generator"}), nn.Module],
+        "energy": [StrOptions({"mlp"}), nn.Module],
+        "temperature": [Interval(Real, 0, None, closed="neither")],
+        "flow": [StrOptions({"nsf", "maf", "realnvp"})],
+        "n_flow_transforms": [Interval(Integral, 1, None, closed="left")],
+        "base_hidden_layer_sizes": ["array-like"],
+        "latent_dim": [Interval(Integral, 1, None, closed="left"), None],
+        "energy_hidden_layer_sizes": ["array-like"],
+        "spectral_norm": ["boolean"],
+        "energy_min": [Real, None],
+        "base_loss": [StrOptions({"auto", "kale", "mle"})],
+        "gradient_penalty": [Interval(Real, 0, None, closed="left")],
+        "max_iter": [Interval(Integral, 1, None, closed="left")],
+        "batch_size": [Interval(Integral, 1, None, closed="left")],
+        "learning_rate": [Interval(Real, 0, None, closed="neither")],
+        "beta_1": [Interval(Real, 0, 1, closed="left")],
+        "beta_2": [Interval(Real, 0, 1, closed="left")],
+        "n_energy_steps": [Interval(Integral, 1, None, closed="left")],
+        "n_burst_steps": [Interval(Integral, 0, None, closed="left")],
+        "burst_every": [Interval(Integral, 0, None, closed="left")],
+        "sampler": [StrOptions({"kinetic", "ula", "mala", "hmc"}), object],
+        "n_mcmc_steps": [Interval(Integral, 0, None, closed="left")],
+        "mcmc_step_size": [Interval(Real, 0, None, closed="neither")],
+        "n_partition_samples": [Interval(Integral, 1, None, closed="left")],
+        "standardize": ["boolean"],
+        "validation_fraction": [Interval(Real, 0, 1, closed="neither"), None],
+        "n_iter_no_change": [Interval(Integral, 1, None, closed="left")],
+        "device": [str, torch.device],
+        "memory": [None, str, HasMethods(["cache"])],
+        "warm_start": ["boolean"],
+        "verbose": ["verbose"],
+        "random_state": ["random_state"],
+    }
+
+    def __init__(
+        self,
+        base="flow",
+        energy="mlp",
+        *,
+        temperature=1.0,
+        flow="nsf",
+        n_flow_transforms=3,
+        base_hidden_layer_sizes=(64, 64),
+        latent_dim=None,
+        energy_hidden_layer_sizes=(128, 128),
+        spectral_norm=False,
+        energy_min=-10.0,
+        base_loss="auto",
+        gradient_penalty=0.1,
+        max_iter=3000,
+        batch_size=256,
+        learning_rate=1e-3,
+        beta_1=0.5,
+        beta_2=0.999,
+        n_energy_steps=5,
+        n_burst_steps=100,
+        burst_every=500,
+        sampler="kinetic",
+        n_mcmc_steps=100,
+        mcmc_step_size=0.05,
+        n_partition_samples=65536,
+        standardize=True,
+        validation_fraction=None,
+        n_iter_no_change=10,
+        device="auto",
+        memory=None,
+        warm_start=False,
+        verbose=0,
+        random_state=None,
+    ):
+        self.base = base
+        self.energy = energy
+        self.temperature = temperature
+        self.flow = flow
+        self.n_flow_transforms = n_flow_transforms
+        self.base_hidden_layer_sizes = base_hidden_layer_sizes
+        self.latent_dim = latent_dim
+        self.energy_hidden_layer_sizes = energy_hidden_layer_sizes
+        self.spectral_norm = spectral_norm
+        self.energy_min = energy_min
+        self.base_loss = base_loss
+        self.gradient_penalty = gradient_penalty
+        self.max_iter = max_iter
+        self.batch_size = batch_size
+        self.learning_rate = learning_rate
+        self.beta_1 = beta_1
+        self.beta_2 = beta_2
+        self.n_energy_steps = n_energy_steps
+        self.n_burst_steps = n_burst_steps
+        self.burst_every = burst_every
+        self.sampler = sampler
+        self.n_mcmc_steps = n_mcmc_steps
+        self.mcmc_step_size = mcmc_step_size
+        self.n_partition_samples = n_partition_samples
+        self.standardize = standardize
+        self.validation_fraction = validation_fraction
+        self.n_iter_no_change = n_iter_no_change
+        self.device = device
+        self.memory = memory
+        self.warm_start = warm_start
+        self.verbose = verbose
+        self.random_state = random_state
+
+    # ------------------------------------------------------------------ fitting
+    @_fit_context(prefer_skip_nested_validation=True)
+    def fit(self, X, y=None):
+        """Fit the energy and the base to ``X``.
+
+        Parameters
+        ----------
+        X : array-like of shape (n_samples, n_features)
+            Training data, at least two rows of finite numbers.
+        y : None
+            Ignored.
+
+        Returns
+        -------
+        self : GEBMEstimator
+            The fitted estimator.
+        """
+        if self.warm_start and hasattr(self, "net_"):
+            return self._continue_fit(X)
+        X = validate_data(self, X, dtype=_FLOAT_DTYPES, ensure_min_samples=2)
+        rng = check_random_state(self.random_state)
+        train_seed, self._partition_seed = (int(s) for s in rng.randint(2**31 - 1, size=2))
+        self._set_standardization(X)
+        train = check_memory(self.memory).cache(_train_network, ignore=["verbose"])
+        self.net_ = train(
+            self._standardized(X),
+            settings={name: getattr(self, name) for name in _TRAINING_PARAMS},
+            seed=train_seed,
+            device=str(_resolve_device(self.device)),
+            verbose=self.verbose,
+        )
+        return self._finish_fit()
+
+    def partial_fit(self, X, y=None):
+        """Continue training on ``X`` for ``max_iter`` more iterations.
+
+        The first call fits from scratch; later calls keep the networks, optimizers and
+        standardization of the first.
+
+        Parameters
+        ----------
+        X : array-like of shape (n_samples, n_features)
+            Training data.
+        y : None
+            Ignored.
+
+        Returns
+        -------
+        self : GEBMEstimator
+            The fitted estimator.
+        """
+        if not hasattr(self, "net_"):
+            return self.fit(X)
+        return self._continue_fit(X)
+
+    def _continue_fit(self, X):
+        X = validate_data(self, X, dtype=_FLOAT_DTYPES, ensure_min_samples=2, reset=False)
+        seed = int(check_random_state(self.random_state).randint(2**31 - 1)) + self.n_iter_
+        _seed_generators(self.net_, seed)
+        try:
+            self.net_.partial_fit(self._standardized(X))
+        finally:
+            _drop_generators(self.net_)
+        return self._finish_fit()
+
+    def _finish_fit(self):
+        self.n_iter_ = self.net_.n_iter_
+        self._scoring_cache = None
+        return self
+
+    def _set_standardization(self, X):
+        n_features = X.shape[1]
+        if self.standardize:
+            self.location_ = X.mean(axis=0)
+            scale = X.std(axis=0)
+            self.scale_ = np.where(scale > 10 * np.finfo(X.dtype).eps, scale, 1.0)
+        else:
+            self.location_, self.scale_ = np.zeros(n_features), np.ones(n_features)
+
+    def _standardized(self, X):
+        return np.asarray((X - self.location_) / self.scale_, dtype=np.float32)
+
+    # ---------------------------------------------------------------- inference
+    @property
+    def energy_(self):
+        """The fitted energy module (``net_.module_``)."""
+        return self.net_.module_
+
+    @property
+    def base_(self):
+        """The fitted base module (``net_.base_``)."""
+        return self.net_.base_
+
+    def _check_temperature(self):
+        if not (isinstance(self.temperature, Real) and self.temperature > 0):
+            raise ValueError(
+                f"temperature must be a positive number or inf, got {self.temperature!r}."
+            )
+        return float(self.temperature)
+
+    def _eval_mode(self):
+        self.net_._set_training(False)
+        return torch.no_grad()
+
+    def _scoring_state(self):
+        """Float64 copies of the networks and the energies of the partition samples.
+
+        Densities are evaluated in double precision, so a point's score does not depend
+        on the batch it comes in and the partition estimate carries no float32 error.
+        The ``n_partition_samples`` base samples come from a fixed generator, once per
+        fit; every temperature's partition function is a logsumexp over their energies.
+        """
+        if getattr(self, "_scoring_cache", None) is None:
+            device = self.net_.device
+            energy = copy.deepcopy(self.energy_).double().eval()
+            base = copy.deepcopy(self.base_).double().eval()
+            generator = torch.Generator(device=device).manual_seed(self._partition_seed)
+            energies = []
+            with torch.no_grad():
+                for start in range(0, self.n_partition_samples, _CHUNK):
+                    size = min(_CHUNK, self.n_partition_samples - start)
+                    z = torch.randn(
+                        size, base.latent_dim, generator=generator, device=device
+                    )
+                    energies.append(energy(base(z.double())))
+            self._scoring_cache = (energy, base, torch.cat(energies))
+        return self._scoring_cache
+
+    def log_partition(self, temperature=None):
+        r"""Monte-Carlo estimate of :math:`\log Z_T = \log E_B[\exp(-E(x)/T)]`.
+
+        The estimate uses ``n_partition_samples`` base samples drawn once per fit with a
+        fixed generator, so it is the same for every call and every temperature.
+
+        Parameters
+        ----------
+        temperature : float or None, default=None
+            :math:`T`; ``None`` uses the ``temperature`` parameter.
+
+        Returns
+        -------
+        log_partition : float
+            Zero for :math:`T = \infty`.
+        """
+        check_is_fitted(self)
+        temperature = self._check_temperature() if temperature is None else temperature
+        if math.isinf(temperature):
+            return 0.0
+        _, _, base_energies = self._scoring_state()
+        return float(logmeanexp(-base_energies / temperature))
+
+    def score_samples(self, X):
+        r"""Log-density of the model at ``X`` (in ``X``'s units).
+
+        With an explicit base (a flow) this is the normalized log-density
+
+        .. math:: \log q_T(x) = \log b(x) - E(x)/T - \log \hat Z_T,
+
+        with :math:`\hat Z_T` from :meth:`log_partition`. With a generator base, which
+        has no density, it is the log density ratio of the model to its base,
+        :math:`\log \frac{dQ_T}{dB}(x) = -E(x)/T - \log \hat Z_T`: finite everywhere,
+        with :math:`E_B[\exp(\cdot)] = 1` up to Monte-Carlo error, and exactly 0 at
+        :math:`T = \infty`. Both include the Jacobian of the internal standardization,
+        so a change of units shifts every score by the same constant.
+
+        Parameters
+        ----------
+        X : array-like of shape (n_samples, n_features)
+            Points to score.
+
+        Returns
+        -------
+        log_density : ndarray of shape (n_samples,)
+        """
+        check_is_fitted(self)
+        X = validate_data(self, X, dtype=_FLOAT_DTYPES, reset=False)
+        temperature = self._check_temperature()
+        log_partition = self.log_partition(temperature)
+        energy, base, _ = self._scoring_state()
+        X = torch.as_tensor((X - self.location_) / self.scale_, dtype=torch.float64)
+        scores = []
+        with torch.no_grad():
+            for x in torch.split(X, _CHUNK):
+                x = x.to(self.net_.device)
+                score = torch.zeros(len(x), dtype=torch.float64, device=x.device)
+                if base.has_density:
+                    score += base.log_prob(x)
+                if not math.isinf(temperature):
+                    score -= energy(x) / temperature + log_partition
+                scores.append(score.cpu().numpy())
+        return np.concatenate(scores) - np.log(self.scale_).sum()
+
+    def score(self, X, y=None):
+        """Mean log-density of ``X`` (see :meth:`score_samples`).
+
+        Parameters
+        ----------
+        X : array-like of shape (n_samples, n_features)
+            Points to score.
+        y : None
+            Ignored.
+
+        Returns
+        -------
+        score : float
+        """
+        return float(np.mean(self.score_samples(X)))
+
+    def _make_sampler(self):
+        if isinstance(self.sampler, str):
+            return make_sampler(
+                self.sampler, step_size=self.mcmc_step_size, n_steps=self.n_mcmc_steps
+            )
+        return self.sampler
+
+    def sample(self, n_samples=1, random_state=None, return_diagnostics=False):
+        r"""Draw samples from the model at the current temperature.
+
+        Latents :math:`z \sim N(0, I)` are moved by the sampler on
+        :math:`\log \pi(z) = -\|z\|^2/2 - E(G(z))/T` and pushed through the base.
+
+        Parameters
+        ----------
+        n_samples : int, default=1
+            Number of samples (and of parallel chains).
+        random_state : int, RandomState instance or None, default=None
+            Seed of the latents and of the chains; ``None`` uses ``random_state``.
+        return_diagnostics : bool, default=False
+            Also return the sampler's :class:`~skgebm.samplers.SamplerDiagnostics`
+            (acceptance rate, step size, ESS, R-hat); ``None`` when no chain ran.
+
+        Returns
+        -------
+        X : ndarray of shape (n_samples, n_features)
+            Samples in the input's units.
+        diagnostics : SamplerDiagnostics or None
+            Only with ``return_diagnostics=True``.
+        """
+        check_is_fitted(self)
+        if not isinstance(n_samples, Integral) or n_samples < 1:
+            raise ValueError(f"n_samples must be a positive integer, got {n_samples!r}.")
+        temperature = self._check_temperature()
+        rng = check_random_state(self.random_state if random_state is None else random_state)
+        device = self.net_.device
+        generator = torch.Generator(device=device).manual_seed(int(rng.randint(2**31 - 1)))
+        with self._eval_mode():
+            z = torch.randn(n_samples, self.base_.latent_dim, generator=generator, device=device)
+            diagnostics = None
+            sampler = self._make_sampler()
+            if not math.isinf(temperature) and sampler.n_steps > 0:
+                z, diagnostics = sampler.sample(
+                    self._latent_log_prob(temperature), z, generator=generator
+                )
+            x = torch.cat([self.base_(chunk) for chunk in torch.split(z, _CHUNK)])
+        if self.verbose and diagnostics is not None:
+            print(diagnostics)
+        X = x.double().cpu().numpy() * self.scale_ + self.location_
+        return (X, diagnostics) if return_diagnostics else X
+
+    def _latent_log_prob(self, temperature):
+        energy, base = self.energy_, self.base_
+
+        def log_prob(z):
+            return -0.5 * z.pow(2).sum(dim=1) - energy(base(z)) / temperature
+
+        return log_prob
+
+    def __getstate__(self):
+        # the scoring cache is derived state, possibly on a GPU: rebuilt after loading
+        state = super().__getstate__()
+        state.pop("_scoring_cache", None)
+        return state
+
+    def __sklearn_tags__(self):
+        tags = super().__sklearn_tags__()
+        tags.input_tags.allow_nan = False
+        tags.non_deterministic = False
+        return tags
+
+
+def _resolve_device(device):
+    if isinstance(device, str) and device == "auto":
+        return torch.device("cuda" if torch.cuda.is_available() else "cpu")
+    try:
+        device = torch.device(device)
+    except (RuntimeError, TypeError) as error:
+        raise ValueError(f"device must be 'auto' or a torch device, got {device!r}.") from error
+    if device.type == "cuda" and not torch.cuda.is_available():
+        raise ValueError(f"device={str(device)!r} was requested but CUDA is not available.")
+    return device
+
+
+def _seed_generators(net, seed):
+    net.rng_ = torch.Generator(device=net.device).manual_seed(seed)
+    net.data_rng_ = torch.Generator().manual_seed(seed + 1)
+
+
+def _drop_generators(net):
+    for name in ("rng_", "data_rng_"):
+        net.__dict__.pop(name, None)
+
+
+def _train_network(X, *, settings, seed, device, verbose):
+    """Build and train a :class:`GEBMNet` on standardized ``X`` (the cached unit)."""
+    s = settings
+    generator = torch.Generator(device=device).manual_seed(seed)
+    n_features = X.shape[1]
+    base = build_base(
+        s["base"],
+        n_features,
+        flow=s["flow"],
+        n_flow_transforms=s["n_flow_transforms"],
+        latent_dim=s["latent_dim"],
+        hidden_layer_sizes=s["base_hidden_layer_sizes"],
+        generator=generator,
+    ).to(device)
+    energy = build_energy(
+        s["energy"],
+        n_features,
+        hidden_layer_sizes=s["energy_hidden_layer_sizes"],
+        spectral_norm=s["spectral_norm"],
+        minimum=s["energy_min"],
+        generator=generator,
+    ).to(device)
+    base_loss = s["base_loss"]
+    if base_loss == "auto":
+        base_loss = "mle" if base.has_density else "kale"
+    if base_loss == "mle" and not base.has_density:
+        raise ValueError("base_loss='mle' needs a base with a density (a flow).")
+
+    callbacks = [ProgressBar()] if verbose else []
+    train_split = None
+    if s["validation_fraction"] is not None:
+        permutation = np.random.RandomState(seed).permutation(len(X))
+        n_valid = max(1, int(round(s["validation_fraction"] * len(X))))
+        if n_valid >= len(X):
+            raise ValueError("validation_fraction leaves no training data.")
+        X_valid, X = X[permutation[:n_valid]], X[permutation[n_valid:]]
+        train_split = predefined_split(TensorDataset(torch.as_tensor(X_valid)))
+        callbacks.append(
+            EarlyStopping(monitor="valid_loss", patience=s["n_iter_no_change"], load_best=True)
+        )
+    betas = (s["beta_1"], s["beta_2"])
+    net = GEBMNet(
+        energy,
+        KALE(gradient_penalty=s["gradient_penalty"], base_loss=base_loss),
+        base=base,
+        max_iter=s["max_iter"],
+        n_energy_steps=s["n_energy_steps"],
+        n_burst_steps=s["n_burst_steps"],
+        burst_every=s["burst_every"],
+        optimizer=torch.optim.Adam,
+        lr=s["learning_rate"],
+        optimizer__betas=betas,
+        optimizer_base__betas=betas,
+        batch_size=s["batch_size"],
+        max_epochs=math.ceil(s["max_iter"] / ITERATIONS_PER_EPOCH),
+        train_split=train_split,
+        callbacks=callbacks,
+        device=device,
+        verbose=verbose,
+    )
+    net.initialize()
+    net.criterion_.to(device)
+    _seed_generators(net, seed)
+    try:
+        net.initialize_log_partition()
+        net.partial_fit(X)
+    finally:
+        _drop_generators(net)
+    return net

@@ -1,0 +1,306 @@
+"""The training loop of a GEBM, on skorch.
+
+:class:`GEBMNet` is a :class:`skorch.NeuralNet` whose ``module_`` is the energy, with a
+second module ``base_`` and a second optimizer ``optimizer_base_``. One training
+iteration is one energy step on a minibatch; a base step follows every
+``n_energy_steps`` energy steps, and every ``n_burst_steps`` at the start and after every
+``burst_every``-th base step (the reference recipe's energy bursts). An epoch of the
+history is :data:`ITERATIONS_PER_EPOCH` iterations.
+"""
+
+import copy
+import math
+import warnings
+
+import torch
+from skorch import NeuralNet
+from skorch.callbacks import EpochTimer, PrintLog
+from skorch.utils import to_device
+from torch.utils.data import TensorDataset
+
+from .exceptions import TrainingDivergedError
+
+__all__ = ["ITERATIONS_PER_EPOCH", "GEBMNet", "MinibatchIterator"]
+
+#: Training iterations (energy steps) summarised by one row of the history.
+ITERATIONS_PER_EPOCH = 100
+
+
+class MinibatchIterator:
+    """Minibatches of a tensor dataset, random or in order.
+
+    With a ``generator``, yields random minibatches (a fresh permutation per pass over the
+    data) until ``n_batches`` are spent, at most ``per_epoch`` per iteration over it, so
+    training length does not depend on the data size. Without one, yields the data in
+    order once (validation). Rows are gathered by indexing, never copying the data set.
+
+    Parameters
+    ----------
+    dataset : torch.utils.data.TensorDataset
+    batch_size : int
+    n_batches : int or None
+        Total random batches; ``None`` with no generator.
+    per_epoch : int or None
+        Batches per ``iter()``.
+    generator : torch.Generator or None
+        CPU generator of the permutations.
+    """
+
+    def __init__(self, dataset, batch_size, n_batches=None, per_epoch=None, generator=None):
+        self.data = dataset.tensors[0]
+        self.batch_size = min(batch_size, len(self.data))
+        self.remaining = n_batches
+        self.per_epoch = per_epoch
+        self.generator = generator
+        self._order = torch.empty(0, dtype=torch.long)
+
+    def __iter__(self):
+        if self.generator is None:
+            yield from (
+                (batch, None) for batch in torch.split(self.data, self.batch_size)
+            )
+            return
+        for _ in range(min(self.per_epoch, self.remaining)):
+            if len(self._order) < self.batch_size:
+                permutation = torch.randperm(len(self.data), generator=self.generator)
+                self._order = torch.cat([self._order, permutation])
+            index, self._order = self._order[: self.batch_size], self._order[self.batch_size :]
+            self.remaining -= 1
+            yield self.data[index], None
+
+    def __len__(self):
+        if self.generator is None:
+            return math.ceil(len(self.data) / self.batch_size)
+        return min(self.per_epoch, self.remaining)
+
+
+class GEBMNet(NeuralNet):
+    """skorch net that trains a GEBM: energy ``module_``, base ``base_``.
+
+    Parameters
+    ----------
+    module : Energy
+        The energy (an instance, used as is).
+    criterion : KALE
+        The objective; its ``log_partition`` is trained with the energy.
+    base : FlowBase or GeneratorBase
+        The base (an instance, used as is).
+    max_iter : int
+        Training iterations per call of ``fit``/``partial_fit``.
+    n_energy_steps, n_burst_steps, burst_every : int
+        Schedule of base steps, see the module docstring.
+    max_restarts : int
+        Divergences recovered from (restore the last good state, halve the learning
+        rates, warn) before :class:`~skgebm.exceptions.TrainingDivergedError` is raised.
+    **kwargs
+        Passed to :class:`skorch.NeuralNet` (``optimizer``, ``lr``, ``optimizer__*``,
+        ``optimizer_base__*``, ``batch_size``, ``callbacks``, ``train_split``,
+        ``device``, ``verbose``...).
+
+    Attributes
+    ----------
+    rng_, data_rng_ : torch.Generator
+        Set by the caller for the duration of a fit: randomness of the steps (on the
+        device) and of the minibatch order (on the CPU). They are not pickled.
+    """
+
+    def __init__(
+        self,
+        module,
+        criterion,
+        *,
+        base,
+        max_iter,
+        n_energy_steps=5,
+        n_burst_steps=100,
+        burst_every=500,
+        max_restarts=3,
+        **kwargs,
+    ):
+        # set before NeuralNet.__init__, which forbids setting modules afterwards
+        self.base = base
+        self.max_iter = max_iter
+        self.n_energy_steps = n_energy_steps
+        self.n_burst_steps = n_burst_steps
+        self.burst_every = burst_every
+        self.max_restarts = max_restarts
+        super().__init__(module, criterion, **kwargs)
+
+    @property
+    def _default_callbacks(self):
+        return [("epoch_timer", EpochTimer()), ("print_log", PrintLog())]
+
+    def initialize(self):
+        super().initialize()
+        self.n_iter_ = 0
+        self.n_base_steps_ = 0
+        self._since_base_step = 0
+        self.n_restarts_ = 0
+        self._good_state = None
+        return self
+
+    def initialize_module(self):
+        super().initialize_module()
+        self.base_ = self.base
+        return self
+
+    def initialize_optimizer(self, triggered_directly=None):
+        energy_parameters = [
+            *self.module_.named_parameters(),
+            *self.criterion_.named_parameters(),
+        ]
+        args, kwargs = self.get_params_for_optimizer("optimizer", energy_parameters)
+        self.optimizer_ = self.optimizer(*args, **kwargs)
+        args, kwargs = self.get_params_for_optimizer(
+            "optimizer_base", self.base_.named_parameters()
+        )
+        self.optimizer_base_ = self.optimizer(*args, **kwargs)
+        return self
+
+    def get_dataset(self, X, y=None):
+        if isinstance(X, TensorDataset):
+            return X
+        return TensorDataset(torch.as_tensor(X))
+
+    def get_iterator(self, dataset, training=False):
+        if not training:
+            return MinibatchIterator(dataset, self.batch_size)
+        return MinibatchIterator(
+            dataset,
+            self.batch_size,
+            n_batches=self.max_iter,
+            per_epoch=ITERATIONS_PER_EPOCH,
+            generator=self.data_rng_,
+        )
+
+    def latent(self, n_samples):
+        """Standard normal latents from the fit's generator."""
+        return torch.randn(
+            n_samples, self.base_.latent_dim, generator=self.rng_, device=self.device
+        )
+
+    @torch.no_grad()
+    def initialize_log_partition(self, n_samples=1024):
+        """Set the learned log-partition to its Monte-Carlo optimum."""
+        self._set_training(False)
+        energy_base = self.module_(self.base_(self.latent(n_samples)))
+        self.criterion_.initialize_log_partition(energy_base)
+
+    def _base_step_due(self):
+        if self.criterion_.base_loss_kind == "mle":
+            return True  # maximum likelihood does not wait for the energy
+        at_burst = self.burst_every and self.n_base_steps_ % self.burst_every == 0
+        required = self.n_burst_steps if at_burst else self.n_energy_steps
+        return self._since_base_step >= max(required, 1)
+
+    def train_step(self, batch, **fit_params):
+        self._set_training(True)
+        x_data = to_device(batch[0], self.device)
+        with torch.no_grad():
+            x_base = self.base_(self.latent(len(x_data)))
+        self.optimizer_.zero_grad(set_to_none=True)
+        loss, kale = self.criterion_.energy_loss(self.module_, x_data, x_base, self.rng_)
+        loss.backward()
+        self.optimizer_.step()
+        self.n_iter_ += 1
+        self._since_base_step += 1
+        self._accumulate("train_loss", loss.detach())
+        self._accumulate("kale", kale)
+        if self._base_step_due():
+            self.optimizer_base_.zero_grad(set_to_none=True)
+            base_loss = self.criterion_.base_loss(
+                self.module_, self.base_, x_data, self.latent(len(x_data))
+            )
+            base_loss.backward(inputs=list(self.base_.parameters()))
+            self.optimizer_base_.step()
+            self.n_base_steps_ += 1
+            self._since_base_step = 0
+            self._accumulate("base_loss", base_loss.detach())
+        return {"loss": loss}
+
+    def validation_step(self, batch, **fit_params):
+        self._set_training(False)
+        x_data = to_device(batch[0], self.device)
+        with torch.no_grad():
+            loss = self.criterion_.validation_loss(
+                self.module_, self.base_, x_data, self.latent(max(len(x_data), 1024))
+            )
+        self._accumulate("valid_loss", loss, weight=len(x_data))
+        return {"loss": loss}
+
+    def run_single_epoch(self, iterator, training, prefix, step_fn, **fit_params):
+        # skorch's loop reads every batch's loss back to the host; this one sums on the
+        # device and reads once per epoch, in on_epoch_end.
+        if iterator is None:
+            return
+        batch_count = 0
+        for batch in iterator:
+            self.notify("on_batch_begin", batch=batch, training=training)
+            step = step_fn(batch, **fit_params)
+            self.history.record_batch(prefix + "_batch_size", len(batch[0]))
+            self.notify("on_batch_end", batch=batch, training=training, **step)
+            batch_count += 1
+        self.history.record(prefix + "_batch_count", batch_count)
+
+    def _accumulate(self, name, value, weight=1):
+        self._epoch_sums[name] = self._epoch_sums[name] + value * weight
+        self._epoch_counts[name] += weight
+
+    def on_epoch_begin(self, net, **kwargs):
+        super().on_epoch_begin(net, **kwargs)
+        zero = torch.zeros((), device=self.device)
+        names = ("train_loss", "kale", "base_loss", "valid_loss")
+        self._epoch_sums = {name: zero.clone() for name in names}
+        self._epoch_counts = dict.fromkeys(names, 0)
+
+    def on_epoch_end(self, net, **kwargs):
+        super().on_epoch_end(net, **kwargs)
+        means = {
+            name: (total / self._epoch_counts[name]).item()
+            for name, total in self._epoch_sums.items()
+            if self._epoch_counts[name]
+        }
+        for name, value in means.items():
+            self.history.record(name, value)
+        self.history.record("n_iter", self.n_iter_)
+        if all(math.isfinite(value) for value in means.values()):
+            self._good_state = self._snapshot()
+        else:
+            self._recover(means)
+
+    def _snapshot(self):
+        return copy.deepcopy(
+            {
+                name: getattr(self, name + "_").state_dict()
+                for name in [*self._modules, *self._criteria, *self._optimizers]
+            }
+        )
+
+    def _recover(self, means):
+        bad = ", ".join(f"{name}={value}" for name, value in means.items())
+        if self._good_state is None or self.n_restarts_ >= self.max_restarts:
+            raise TrainingDivergedError(
+                f"Training diverged at iteration {self.n_iter_} ({bad}) and "
+                f"{self.n_restarts_} restart(s) with halved learning rates did not "
+                "help. Likely causes: a learning_rate too high for this data, a "
+                "gradient_penalty too small to keep the energy Lipschitz, or "
+                "unscaled inputs (standardize=False) with large values."
+            )
+        for name, state in self._good_state.items():
+            getattr(self, name + "_").load_state_dict(state)
+        for name in self._optimizers:
+            for group in getattr(self, name + "_").param_groups:
+                group["lr"] *= 0.5
+        self.n_restarts_ += 1
+        warnings.warn(
+            f"Training diverged at iteration {self.n_iter_} ({bad}); restored the last "
+            "finite state and halved the learning rates.",
+            RuntimeWarning,
+            stacklevel=2,
+        )
+
+    def __getstate__(self):
+        state = super().__getstate__()
+        for name in ("rng_", "data_rng_", "_good_state"):
+            state.pop(name, None)
+        return state

@@ -1,0 +1,512 @@
+"""Two-dimensional toy densities from the normalizing-flow / EBM literature.
+
+The generators follow the conventions of :func:`sklearn.datasets.make_moons`:
+the first argument is ``n_samples``, ``noise`` is the standard deviation of
+additive Gaussian noise where that is meaningful, ``random_state`` is passed
+through :func:`sklearn.utils.check_random_state`, and the return value is a
+``float64`` array ``X`` of shape ``(n_samples, 2)`` whose rows are shuffled.
+
+The densities (scales, offsets, noise levels) are those of the ``toy_data.py``
+popularised by FFJORD [1]_ and reused by much of the later flow and EBM work,
+so that samples and log-likelihoods compare with published numbers. Where the
+reference implementation returned fewer than ``n_samples`` points (integer
+division between classes) or correlated points (the second spiral arm being
+the exact mirror image of the first), the generators here return exactly
+``n_samples`` i.i.d. draws (for the mixtures with a deterministic class split,
+the split is balanced as in :func:`~sklearn.datasets.make_moons`) from the same
+distribution.
+
+Exact log-densities are provided for the two targets where they have a closed
+form: :func:`eight_gaussians_log_density` and :func:`checkerboard_log_density`.
+
+References
+----------
+.. [1] W. Grathwohl, R. T. Q. Chen, J. Bettencourt, I. Sutskever and
+   D. Duvenaud, "FFJORD: Free-form Continuous Dynamics for Scalable Reversible
+   Generative Models", ICLR 2019.
+"""
+
+import numbers
+
+import numpy as np
+from scipy.special import logsumexp
+from sklearn.datasets import make_moons as _make_moons
+from sklearn.utils import check_random_state, check_scalar
+
+__all__ = [
+    "checkerboard_log_density",
+    "eight_gaussians_log_density",
+    "make_checkerboard",
+    "make_eight_gaussians",
+    "make_pinwheel",
+    "make_rings",
+    "make_two_moons",
+    "make_two_spirals",
+]
+
+_EIGHT_GAUSSIANS_RADIUS = 4.0 / np.sqrt(2.0)
+_EIGHT_GAUSSIANS_STD = 0.5 / np.sqrt(2.0)
+
+# Lower-left corners (in units of the square side, 2) of the 8 black squares
+# of the 4 x 4 checkerboard on [-4, 4]^2: cells (i, j), i, j in {-2, ..., 1},
+# with i + j even. Each has area 4, so the support has area 32.
+_CHECKERBOARD_CELLS = np.array(
+    [(i, j) for i in range(-2, 2) for j in range(-2, 2) if (i + j) % 2 == 0],
+    dtype=np.float64,
+)
+_CHECKERBOARD_LOG_DENSITY = -np.log(32.0)
+
+
+# --------------------------------------------------------------------------
+# validation helpers
+# --------------------------------------------------------------------------
+def _check_n_samples(n_samples):
+    check_scalar(n_samples, "n_samples", numbers.Integral, min_val=1)
+    return int(n_samples)
+
+
+def _check_noise(noise):
+    check_scalar(noise, "noise", numbers.Real, min_val=0.0)
+    return float(noise)
+
+
+def _check_positive(value, name):
+    check_scalar(
+        value, name, numbers.Real, min_val=0.0, include_boundaries="neither"
+    )
+    if not np.isfinite(value):
+        raise ValueError(f"{name} == {value}, must be finite.")
+    return float(value)
+
+
+def _check_points(X):
+    X = np.asarray(X, dtype=np.float64)
+    if X.ndim != 2 or X.shape[1] != 2:
+        raise ValueError(
+            f"X must be an array of shape (n_points, 2); got shape {X.shape}."
+        )
+    return X
+
+
+def _balanced_counts(n_samples, n_groups):
+    """Split ``n_samples`` into ``n_groups`` counts differing by at most one."""
+    counts = np.full(n_groups, n_samples // n_groups, dtype=np.intp)
+    counts[: n_samples % n_groups] += 1
+    return counts
+
+
+# --------------------------------------------------------------------------
+# eight Gaussians
+# --------------------------------------------------------------------------
+def _eight_gaussians_centers(radius):
+    angles = np.arange(8) * (np.pi / 4.0)
+    return radius * np.column_stack([np.cos(angles), np.sin(angles)])
+
+
+def make_eight_gaussians(
+    n_samples=1000,
+    *,
+    radius=_EIGHT_GAUSSIANS_RADIUS,
+    std=_EIGHT_GAUSSIANS_STD,
+    random_state=None,
+):
+    """Sample the "8 Gaussians" mixture.
+
+    An equal-weight mixture of 8 isotropic Gaussians with standard deviation
+    `std`, centred at ``radius * (cos(k pi / 4), sin(k pi / 4))``,
+    ``k = 0, ..., 7``. The defaults (radius ``4 / sqrt(2)``, std
+    ``0.5 / sqrt(2)``) are those of FFJORD's ``8gaussians`` [1]_. Component
+    labels are drawn i.i.d. uniformly, so the samples are i.i.d. from the
+    mixture.
+
+    Parameters
+    ----------
+    n_samples : int, default=1000
+        Number of points, >= 1.
+    radius : float, default=4/sqrt(2)
+        Radius of the circle carrying the component means, > 0.
+    std : float, default=0.5/sqrt(2)
+        Standard deviation of each component, > 0.
+    random_state : int, RandomState instance or None, default=None
+        Seed or generator for reproducible output.
+
+    Returns
+    -------
+    X : ndarray of shape (n_samples, 2)
+        The samples, float64.
+
+    See Also
+    --------
+    eight_gaussians_log_density : Exact log-density of this distribution.
+
+    References
+    ----------
+    .. [1] Grathwohl et al., "FFJORD: Free-form Continuous Dynamics for
+       Scalable Reversible Generative Models", ICLR 2019.
+
+    Examples
+    --------
+    >>> from skgebm.datasets import make_eight_gaussians
+    >>> X = make_eight_gaussians(100, random_state=0)
+    >>> X.shape, X.dtype
+    ((100, 2), dtype('float64'))
+    """
+    n_samples = _check_n_samples(n_samples)
+    radius = _check_positive(radius, "radius")
+    std = _check_positive(std, "std")
+    rng = check_random_state(random_state)
+
+    centers = _eight_gaussians_centers(radius)
+    labels = rng.randint(8, size=n_samples)
+    return centers[labels] + std * rng.standard_normal((n_samples, 2))
+
+
+def eight_gaussians_log_density(
+    X, *, radius=_EIGHT_GAUSSIANS_RADIUS, std=_EIGHT_GAUSSIANS_STD
+):
+    """Exact log-density of the "8 Gaussians" mixture.
+
+    ``log p(x) = logsumexp_k(-|x - mu_k|^2 / (2 std^2)) - log 8
+    - log(2 pi std^2)`` with the means ``mu_k`` of
+    :func:`make_eight_gaussians`.
+
+    Parameters
+    ----------
+    X : array-like of shape (n_points, 2)
+        Points at which to evaluate the log-density.
+    radius : float, default=4/sqrt(2)
+        Radius of the circle carrying the component means, > 0.
+    std : float, default=0.5/sqrt(2)
+        Standard deviation of each component, > 0.
+
+    Returns
+    -------
+    log_density : ndarray of shape (n_points,)
+        Natural log of the density at each point.
+
+    See Also
+    --------
+    make_eight_gaussians : Sampler for this distribution.
+
+    References
+    ----------
+    .. [1] Grathwohl et al., "FFJORD: Free-form Continuous Dynamics for
+       Scalable Reversible Generative Models", ICLR 2019.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> from skgebm.datasets import eight_gaussians_log_density
+    >>> logp = eight_gaussians_log_density([[4 / np.sqrt(2), 0.0], [0.0, 0.0]])
+    >>> bool(logp[0] > logp[1])
+    True
+    """
+    X = _check_points(X)
+    radius = _check_positive(radius, "radius")
+    std = _check_positive(std, "std")
+
+    centers = _eight_gaussians_centers(radius)
+    sq_dist = ((X[:, None, :] - centers[None, :, :]) ** 2).sum(axis=-1)
+    return (
+        logsumexp(-0.5 * sq_dist / std**2, axis=1)
+        - np.log(8.0)
+        - np.log(2.0 * np.pi * std**2)
+    )
+
+
+# --------------------------------------------------------------------------
+# checkerboard
+# --------------------------------------------------------------------------
+def make_checkerboard(n_samples=1000, *, random_state=None):
+    """Sample the checkerboard distribution.
+
+    Uniform on the 8 "black" squares (side 2) of a 4 x 4 checkerboard on
+    ``[-4, 4]^2``: the squares ``[2i, 2i + 2) x [2j, 2j + 2)`` with
+    ``i, j in {-2, -1, 0, 1}`` and ``i + j`` even. This is FFJORD's
+    ``checkerboard`` [1]_; the density is ``1/32`` on the support.
+
+    Parameters
+    ----------
+    n_samples : int, default=1000
+        Number of points, >= 1.
+    random_state : int, RandomState instance or None, default=None
+        Seed or generator for reproducible output.
+
+    Returns
+    -------
+    X : ndarray of shape (n_samples, 2)
+        The samples, float64.
+
+    See Also
+    --------
+    checkerboard_log_density : Exact log-density of this distribution.
+
+    References
+    ----------
+    .. [1] Grathwohl et al., "FFJORD: Free-form Continuous Dynamics for
+       Scalable Reversible Generative Models", ICLR 2019.
+
+    Examples
+    --------
+    >>> from skgebm.datasets import make_checkerboard
+    >>> X = make_checkerboard(100, random_state=0)
+    >>> X.shape
+    (100, 2)
+    """
+    n_samples = _check_n_samples(n_samples)
+    rng = check_random_state(random_state)
+
+    cells = _CHECKERBOARD_CELLS[rng.randint(len(_CHECKERBOARD_CELLS), size=n_samples)]
+    X = 2.0 * (cells + rng.random_sample((n_samples, 2)))
+    # Guard against i + u rounding up to i + 1 for u within 2**-53 of 1, which
+    # would move a point onto the neighbouring (white) square.
+    return np.minimum(X, np.nextafter(2.0 * (cells + 1.0), -np.inf))
+
+
+def checkerboard_log_density(X):
+    """Exact log-density of the checkerboard distribution.
+
+    ``log(1/32)`` on the 8 black squares described in
+    :func:`make_checkerboard` (total area 32), ``-inf`` elsewhere.
+
+    Parameters
+    ----------
+    X : array-like of shape (n_points, 2)
+        Points at which to evaluate the log-density.
+
+    Returns
+    -------
+    log_density : ndarray of shape (n_points,)
+        ``-log(32)`` inside the support and ``-inf`` outside it.
+
+    See Also
+    --------
+    make_checkerboard : Sampler for this distribution.
+
+    References
+    ----------
+    .. [1] Grathwohl et al., "FFJORD: Free-form Continuous Dynamics for
+       Scalable Reversible Generative Models", ICLR 2019.
+
+    Examples
+    --------
+    >>> from skgebm.datasets import checkerboard_log_density
+    >>> checkerboard_log_density([[1.0, 1.0], [1.0, -1.0]])
+    array([-3.4657359,       -inf])
+    """
+    X = _check_points(X)
+    with np.errstate(invalid="ignore"):
+        cell = np.floor(X / 2.0)
+        inside = np.all((cell >= -2) & (cell <= 1), axis=1)
+        black = np.mod(cell.sum(axis=1), 2.0) == 0.0
+    return np.where(inside & black, _CHECKERBOARD_LOG_DENSITY, -np.inf)
+
+
+# --------------------------------------------------------------------------
+# densities without a closed-form log-density
+# --------------------------------------------------------------------------
+def make_two_spirals(n_samples=1000, *, noise=0.1, random_state=None):
+    """Sample the two-spirals distribution.
+
+    FFJORD's ``2spirals`` [1]_: an angle ``t = sqrt(u) * 3 pi`` with
+    ``u ~ U(0, 1)`` gives the point ``(-t cos t + a, t sin t + b) / 3`` with
+    ``a, b ~ U(0, 0.5)``; the second arm is the point reflection through the
+    origin of an independent draw. Gaussian noise of standard deviation
+    `noise` is then added. The two arms get ``n_samples // 2`` and
+    ``n_samples - n_samples // 2`` points (the reference implementation
+    mirrors the very same draws, so its arms are not independent).
+
+    Parameters
+    ----------
+    n_samples : int, default=1000
+        Number of points, >= 1.
+    noise : float, default=0.1
+        Standard deviation of the Gaussian noise added to the data, >= 0.
+    random_state : int, RandomState instance or None, default=None
+        Seed or generator for reproducible output.
+
+    Returns
+    -------
+    X : ndarray of shape (n_samples, 2)
+        The samples, float64, shuffled.
+
+    References
+    ----------
+    .. [1] Grathwohl et al., "FFJORD: Free-form Continuous Dynamics for
+       Scalable Reversible Generative Models", ICLR 2019.
+
+    Examples
+    --------
+    >>> from skgebm.datasets import make_two_spirals
+    >>> X = make_two_spirals(101, noise=0.05, random_state=0)
+    >>> X.shape
+    (101, 2)
+    """
+    n_samples = _check_n_samples(n_samples)
+    noise = _check_noise(noise)
+    rng = check_random_state(random_state)
+
+    t = np.sqrt(rng.random_sample(n_samples)) * 3.0 * np.pi
+    jitter = 0.5 * rng.random_sample((n_samples, 2))
+    X = np.column_stack([-np.cos(t) * t, np.sin(t) * t]) + jitter
+    X[n_samples // 2 :] *= -1.0  # second arm: point reflection
+    X /= 3.0
+    X = X[rng.permutation(n_samples)]
+    if noise > 0:
+        X += noise * rng.standard_normal(X.shape)
+    return X
+
+
+def make_pinwheel(n_samples=1000, *, n_arms=5, random_state=None):
+    """Sample the pinwheel distribution.
+
+    FFJORD's ``pinwheel`` [1]_ (after Johnson et al., 2016): for each arm
+    ``k``, draw ``(r, s) ~ N((1, 0), diag(0.3^2, 0.1^2))``, rotate it by the
+    angle ``2 pi k / n_arms + 0.25 exp(r)`` and scale by 2. The arms get
+    ``n_samples // n_arms`` points each, the remainder being spread one per
+    arm, and the rows are shuffled.
+
+    Parameters
+    ----------
+    n_samples : int, default=1000
+        Number of points, >= 1.
+    n_arms : int, default=5
+        Number of arms (classes), >= 1.
+    random_state : int, RandomState instance or None, default=None
+        Seed or generator for reproducible output.
+
+    Returns
+    -------
+    X : ndarray of shape (n_samples, 2)
+        The samples, float64, shuffled.
+
+    References
+    ----------
+    .. [1] Grathwohl et al., "FFJORD: Free-form Continuous Dynamics for
+       Scalable Reversible Generative Models", ICLR 2019.
+
+    Examples
+    --------
+    >>> from skgebm.datasets import make_pinwheel
+    >>> X = make_pinwheel(100, n_arms=3, random_state=0)
+    >>> X.shape
+    (100, 2)
+    """
+    n_samples = _check_n_samples(n_samples)
+    check_scalar(n_arms, "n_arms", numbers.Integral, min_val=1)
+    rng = check_random_state(random_state)
+
+    radial_std, tangential_std, rate = 0.3, 0.1, 0.25
+    labels = np.repeat(np.arange(n_arms), _balanced_counts(n_samples, n_arms))
+    feats = rng.standard_normal((n_samples, 2)) * [radial_std, tangential_std]
+    feats[:, 0] += 1.0
+    angles = 2.0 * np.pi * labels / n_arms + rate * np.exp(feats[:, 0])
+    cos, sin = np.cos(angles), np.sin(angles)
+    # row vector times [[cos, -sin], [sin, cos]] as in the reference code
+    X = np.column_stack(
+        [feats[:, 0] * cos + feats[:, 1] * sin, -feats[:, 0] * sin + feats[:, 1] * cos]
+    )
+    return 2.0 * X[rng.permutation(n_samples)]
+
+
+def make_rings(n_samples=1000, *, n_rings=4, noise=0.08, random_state=None):
+    """Sample the concentric-rings distribution.
+
+    FFJORD's ``rings`` [1]_: `n_rings` concentric circles of radii
+    ``3 k / n_rings``, ``k = 1, ..., n_rings`` (0.75, 1.5, 2.25 and 3 by
+    default), each carrying an equal share of the points at equally spaced
+    angles (``endpoint=False``), shuffled, plus isotropic Gaussian noise of
+    standard deviation `noise`. When `n_samples` is not a multiple of
+    `n_rings`, the remainder is spread one per ring starting from the
+    innermost one.
+
+    Parameters
+    ----------
+    n_samples : int, default=1000
+        Number of points, >= 1.
+    n_rings : int, default=4
+        Number of rings, >= 1.
+    noise : float, default=0.08
+        Standard deviation of the Gaussian noise added to the data, >= 0.
+    random_state : int, RandomState instance or None, default=None
+        Seed or generator for reproducible output (shuffle and noise).
+
+    Returns
+    -------
+    X : ndarray of shape (n_samples, 2)
+        The samples, float64, shuffled.
+
+    References
+    ----------
+    .. [1] Grathwohl et al., "FFJORD: Free-form Continuous Dynamics for
+       Scalable Reversible Generative Models", ICLR 2019.
+
+    Examples
+    --------
+    >>> from skgebm.datasets import make_rings
+    >>> X = make_rings(100, random_state=0)
+    >>> X.shape
+    (100, 2)
+    """
+    n_samples = _check_n_samples(n_samples)
+    check_scalar(n_rings, "n_rings", numbers.Integral, min_val=1)
+    noise = _check_noise(noise)
+    rng = check_random_state(random_state)
+
+    parts = []
+    for k, count in enumerate(_balanced_counts(n_samples, n_rings), start=1):
+        theta = np.linspace(0.0, 2.0 * np.pi, count, endpoint=False)
+        radius = 3.0 * k / n_rings
+        parts.append(radius * np.column_stack([np.cos(theta), np.sin(theta)]))
+    X = np.concatenate(parts)[rng.permutation(n_samples)]
+    if noise > 0:
+        X += noise * rng.standard_normal(X.shape)
+    return X
+
+
+def make_two_moons(n_samples=1000, *, noise=0.1, random_state=None):
+    """Sample the two-moons distribution.
+
+    FFJORD's ``moons`` [1]_: :func:`sklearn.datasets.make_moons` (shuffled,
+    Gaussian noise of standard deviation `noise` added in its own
+    coordinates) mapped by ``x -> 2 x + (-1, -0.2)``, which centres the moons
+    near the origin. The noise in the returned coordinates therefore has
+    standard deviation ``2 * noise``.
+
+    Parameters
+    ----------
+    n_samples : int, default=1000
+        Number of points, >= 1.
+    noise : float, default=0.1
+        Standard deviation of the Gaussian noise, before the scaling by 2,
+        >= 0.
+    random_state : int, RandomState instance or None, default=None
+        Seed or generator for reproducible output.
+
+    Returns
+    -------
+    X : ndarray of shape (n_samples, 2)
+        The samples, float64, shuffled.
+
+    See Also
+    --------
+    sklearn.datasets.make_moons : The underlying generator.
+
+    References
+    ----------
+    .. [1] Grathwohl et al., "FFJORD: Free-form Continuous Dynamics for
+       Scalable Reversible Generative Models", ICLR 2019.
+
+    Examples
+    --------
+    >>> from skgebm.datasets import make_two_moons
+    >>> X = make_two_moons(100, random_state=0)
+    >>> X.shape
+    (100, 2)
+    """
+    n_samples = _check_n_samples(n_samples)
+    noise = _check_noise(noise)
+    rng = check_random_state(random_state)
+
+    X, _ = _make_moons(n_samples=n_samples, shuffle=True, noise=noise, random_state=rng)
+    return 2.0 * X.astype(np.float64) + np.array([-1.0, -0.2])

@@ -1,0 +1,61 @@
+"""Base distributions of a GEBM, both pushed forward from a standard normal latent.
+
+Every base maps a latent ``z ~ N(0, I)`` to ``x = G(z)``: latent MCMC runs on ``z`` for
+both kinds. An explicit base (a normalizing flow) also has an exact ``log_prob``.
+"""
+
+from torch import nn
+
+__all__ = ["FlowBase", "GeneratorBase"]
+
+
+class GeneratorBase(nn.Module):
+    """Implicit base ``x = G(z)``, ``z ~ N(0, I_latent_dim)``; it has no density.
+
+    Parameters
+    ----------
+    generator : torch.nn.Module
+        Maps ``(n, latent_dim)`` latents to ``(n, ...)`` samples.
+    latent_dim : int
+        Dimension of the latent space.
+    """
+
+    has_density = False
+
+    def __init__(self, generator, latent_dim):
+        super().__init__()
+        self.generator = generator
+        self.latent_dim = int(latent_dim)
+
+    def forward(self, z):
+        return self.generator(z)
+
+
+class FlowBase(nn.Module):
+    """Explicit base: a `zuko <https://zuko.readthedocs.io>`_ normalizing flow.
+
+    zuko's transform maps data to latent, so samples are ``x = T^{-1}(z)``; this uses
+    the caller's latents (drawn from the fit's generator) rather than zuko's own
+    ``rsample``, which would read the global RNG.
+
+    Parameters
+    ----------
+    flow : zuko.flows.Flow
+        An unconditional flow with a standard normal base.
+    latent_dim : int
+        Its number of features.
+    """
+
+    has_density = True
+
+    def __init__(self, flow, latent_dim):
+        super().__init__()
+        self.flow = flow
+        self.latent_dim = int(latent_dim)
+
+    def forward(self, z):
+        return self.flow().transform.inv(z)
+
+    def log_prob(self, x):
+        """Exact log-density of the base at ``x``."""
+        return self.flow().log_prob(x)

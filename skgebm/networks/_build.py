@@ -1,0 +1,136 @@
+"""Resolve the ``base`` and ``energy`` parameters of an estimator into modules."""
+
+import copy
+from numbers import Integral
+
+import torch
+import zuko
+from torch import nn
+
+from ._bases import FlowBase, GeneratorBase
+from ._energy import Energy
+from ._init import reset_parameters
+from ._mlp import mlp
+
+__all__ = ["FLOWS", "build_base", "build_energy"]
+
+#: Flow families a ``base="flow"`` can use, by name.
+FLOWS = {"nsf": zuko.flows.NSF, "maf": zuko.flows.MAF, "realnvp": zuko.flows.RealNVP}
+
+
+def build_base(
+    base,
+    n_features,
+    *,
+    flow="nsf",
+    n_flow_transforms=3,
+    latent_dim=None,
+    hidden_layer_sizes=(64, 64),
+    generator,
+):
+    """Build the base distribution named by ``base``.
+
+    Parameters
+    ----------
+    base : {"flow", "generator"}, zuko.flows.Flow or torch.nn.Module
+        ``"flow"``: a zuko flow of family ``flow`` with coupling-style inverses (two
+        passes), so sampling costs as little as density evaluation in any dimension.
+        ``"generator"``: an MLP generator from a ``latent_dim`` normal latent. A zuko
+        flow or a :class:`FlowBase`/:class:`GeneratorBase` is used as given (deep
+        copied); any other module is a generator and needs ``latent_dim``.
+    n_features : int
+        Data dimension.
+    flow : {"nsf", "maf", "realnvp"}, default="nsf"
+        Flow family for ``base="flow"``.
+    n_flow_transforms : int, default=3
+        Number of flow transforms.
+    latent_dim : int or None
+        Latent dimension of a generator; ``None`` means ``n_features``.
+    hidden_layer_sizes : sequence of int
+        Hidden widths of the flow's conditioners or of the generator.
+    generator : torch.Generator
+        Source of the initial weights of built-in networks.
+
+    Returns
+    -------
+    base : FlowBase or GeneratorBase
+    """
+    if isinstance(base, (FlowBase, GeneratorBase)):
+        return copy.deepcopy(base)
+    if isinstance(base, zuko.flows.Flow):
+        return FlowBase(copy.deepcopy(base), n_features)
+    if isinstance(base, nn.Module):
+        if latent_dim is None:
+            raise ValueError(
+                "A user generator module needs latent_dim, the dimension of its input."
+            )
+        return GeneratorBase(copy.deepcopy(base), _positive_int(latent_dim, "latent_dim"))
+    hidden = tuple(hidden_layer_sizes)
+    if base == "flow":
+        if flow not in FLOWS:
+            raise ValueError(f"flow must be one of {sorted(FLOWS)}, got {flow!r}.")
+        if flow == "realnvp" and n_features < 2:
+            raise ValueError("flow='realnvp' needs at least 2 features; use 'nsf'.")
+        options = {"hidden_features": hidden, "transforms": n_flow_transforms}
+        if flow != "realnvp":
+            options["passes"] = 2
+        with torch.random.fork_rng(devices=[]):
+            module = FlowBase(FLOWS[flow](n_features, **options), n_features)
+    elif base == "generator":
+        latent_dim = n_features if latent_dim is None else latent_dim
+        latent_dim = _positive_int(latent_dim, "latent_dim")
+        with torch.random.fork_rng(devices=[]):
+            module = GeneratorBase(mlp(latent_dim, hidden, n_features), latent_dim)
+    else:
+        raise ValueError(
+            "base must be 'flow', 'generator', a zuko flow or a torch.nn.Module, "
+            f"got {base!r}."
+        )
+    return reset_parameters(module, generator)
+
+
+def build_energy(
+    energy,
+    n_features,
+    *,
+    hidden_layer_sizes=(128, 128),
+    spectral_norm=False,
+    minimum=-10.0,
+    generator,
+):
+    """Build the energy named by ``energy``, clamped below at ``minimum``.
+
+    Parameters
+    ----------
+    energy : "mlp" or torch.nn.Module
+        ``"mlp"`` builds a SiLU MLP; a module (deep copied) maps ``(n, ...)`` to ``(n,)``.
+    n_features : int
+        Data dimension.
+    hidden_layer_sizes : sequence of int
+        Hidden widths of the MLP.
+    spectral_norm : bool
+        Spectral normalisation of the MLP's layers.
+    minimum : float or None
+        Lower clamp of the energy.
+    generator : torch.Generator
+        Source of the initial weights of the built-in MLP.
+
+    Returns
+    -------
+    energy : Energy
+    """
+    if isinstance(energy, Energy):
+        return copy.deepcopy(energy)
+    if isinstance(energy, nn.Module):
+        return Energy(copy.deepcopy(energy), minimum)
+    if energy != "mlp":
+        raise ValueError(f"energy must be 'mlp' or a torch.nn.Module, got {energy!r}.")
+    with torch.random.fork_rng(devices=[]):
+        network = mlp(n_features, tuple(hidden_layer_sizes), 1, spectral_norm=spectral_norm)
+    return reset_parameters(Energy(network, minimum), generator)
+
+
+def _positive_int(value, name):
+    if not isinstance(value, Integral) or isinstance(value, bool) or value < 1:
+        raise ValueError(f"{name} must be a positive integer, got {value!r}.")
+    return int(value)

@@ -1,0 +1,241 @@
+"""GEBMEstimator: numbers (normalization, likelihood, seeds), inference and errors."""
+
+import pickle
+import warnings
+
+import numpy as np
+import pytest
+import scipy.sparse
+import torch
+from sklearn.datasets import make_moons
+from torch import nn
+
+from skgebm import GEBMEstimator, TrainingDivergedError
+from skgebm.datasets import eight_gaussians_log_density, make_eight_gaussians
+
+
+@pytest.fixture(scope="module")
+def moons():
+    X, _ = make_moons(600, noise=0.1, random_state=0)
+    return X * [2.0, 3.0] + [10.0, -5.0]  # not standardized: the scaling is internal
+
+
+@pytest.fixture(scope="module")
+def fitted(moons):
+    params = dict(
+        max_iter=300,
+        batch_size=128,
+        base_hidden_layer_sizes=(32, 32),
+        energy_hidden_layer_sizes=(32, 32),
+        n_partition_samples=2**15,
+        n_mcmc_steps=20,
+        device="cpu",
+    )
+    return GEBMEstimator(random_state=0, **params).fit(moons)
+
+
+def _grid_integral(estimator, X, temperature, n=300):
+    low, high = X.min(axis=0), X.max(axis=0)
+    pad = 0.75 * (high - low)
+    axes = [np.linspace(lo - p, hi + p, n) for lo, hi, p in zip(low, high, pad)]
+    xx, yy = np.meshgrid(*axes)
+    grid = np.c_[xx.ravel(), yy.ravel()]
+    estimator.set_params(temperature=temperature)
+    density = np.exp(estimator.score_samples(grid))
+    cell = np.prod([a[1] - a[0] for a in axes])
+    return density.sum() * cell
+
+
+@pytest.mark.parametrize("temperature", [1.0, 0.5])
+def test_density_integrates_to_one(fitted, moons, temperature):
+    estimator = pickle.loads(pickle.dumps(fitted))
+    assert _grid_integral(estimator, moons, temperature) == pytest.approx(1.0, abs=0.05)
+
+
+def test_temperature_is_read_at_inference(fitted, moons):
+    estimator = pickle.loads(pickle.dumps(fitted))
+    net = estimator.net_
+    scores = {t: estimator.set_params(temperature=t).score_samples(moons) for t in (1.0, 0.5)}
+    assert estimator.net_ is net
+    assert not np.allclose(scores[1.0], scores[0.5])
+    # T = inf is the base alone: its exact log-density, with the scaling's Jacobian
+    base_only = estimator.set_params(temperature=float("inf")).score_samples(moons)
+    x = torch.as_tensor((moons - estimator.location_) / estimator.scale_, dtype=torch.float32)
+    with torch.no_grad():
+        expected = estimator.base_.log_prob(x).double().numpy() - np.log(estimator.scale_).sum()
+    np.testing.assert_allclose(base_only, expected, atol=1e-4)
+
+
+def test_log_partition_is_a_logmeanexp_over_base_energies(fitted):
+    assert fitted.log_partition(float("inf")) == 0.0
+    values = [fitted.log_partition(t) for t in (0.5, 1.0, 2.0)]
+    assert all(np.isfinite(values))
+    assert fitted.log_partition(1.0) == fitted.log_partition(1.0)
+
+
+def test_samples_without_mcmc_are_base_samples(fitted):
+    estimator = pickle.loads(pickle.dumps(fitted))
+    plain = estimator.set_params(n_mcmc_steps=0, temperature=1.0).sample(50, random_state=3)
+    base = estimator.set_params(n_mcmc_steps=20, temperature=float("inf")).sample(
+        50, random_state=3
+    )
+    np.testing.assert_array_equal(plain, base)
+
+
+def test_sample_shape_units_and_diagnostics(fitted, moons):
+    X, diagnostics = fitted.sample(400, random_state=1, return_diagnostics=True)
+    assert X.shape == (400, 2) and X.dtype == np.float64
+    assert np.all(np.isfinite(X))
+    # samples come back in the data's units, not standardized ones
+    np.testing.assert_allclose(X.mean(axis=0), moons.mean(axis=0), atol=0.5 * moons.std(axis=0))
+    assert diagnostics.n_steps == 20
+
+
+def test_same_seed_same_results_different_seed_different(moons, fast_params):
+    def run(seed):
+        est = GEBMEstimator(random_state=seed, **fast_params).fit(moons)
+        return est.sample(20, random_state=seed), est.score_samples(moons[:50])
+
+    a, b, c = run(0), run(0), run(1)
+    np.testing.assert_array_equal(a[0], b[0])
+    np.testing.assert_array_equal(a[1], b[1])
+    assert not np.allclose(a[0], c[0]) and not np.allclose(a[1], c[1])
+
+
+def test_fit_leaves_global_torch_rng_alone(moons, fast_params):
+    state = torch.get_rng_state()
+    GEBMEstimator(random_state=0, **fast_params).fit(moons).sample(10)
+    assert torch.equal(state, torch.get_rng_state())
+
+
+def test_pickle_round_trip(fitted, moons):
+    loaded = pickle.loads(pickle.dumps(fitted))
+    np.testing.assert_array_equal(loaded.score_samples(moons), fitted.score_samples(moons))
+    np.testing.assert_array_equal(loaded.sample(30, random_state=0), fitted.sample(30, random_state=0))
+
+
+def test_generator_base_scores_are_a_log_density_ratio(moons, fast_params):
+    params = {**fast_params, "max_iter": 100, "n_partition_samples": 4096}
+    est = GEBMEstimator(base="generator", latent_dim=2, random_state=0, **params).fit(moons)
+    scores = est.score_samples(moons)
+    assert np.all(np.isfinite(scores))
+    # exp(score) is dQ/dB: it has mean one under base samples (up to Monte Carlo error)
+    base_samples = est.set_params(temperature=float("inf")).sample(20000, random_state=5)
+    est.set_params(temperature=1.0)
+    ratio = np.exp(est.score_samples(base_samples) + np.log(est.scale_).sum())
+    assert ratio.mean() == pytest.approx(1.0, abs=4 * ratio.std() / np.sqrt(len(ratio)) + 0.02)
+    assert np.all(est.set_params(temperature=float("inf")).score_samples(moons) == -np.log(est.scale_).sum())
+
+
+def test_dataframe_feature_names(moons, fast_params):
+    pd = pytest.importorskip("pandas")
+    frame = pd.DataFrame(moons, columns=["a", "b"])
+    est = GEBMEstimator(random_state=0, **fast_params).fit(frame)
+    np.testing.assert_array_equal(est.feature_names_in_, ["a", "b"])
+    assert est.score_samples(frame).shape == (len(frame),)
+    with pytest.raises(ValueError, match="feature names"):
+        est.score_samples(frame.rename(columns={"a": "c"}))
+
+
+def test_partial_fit_continues_training(moons, fast_params):
+    est = GEBMEstimator(random_state=0, **fast_params).fit(moons)
+    energy = {k: v.clone() for k, v in est.energy_.state_dict().items()}
+    est.partial_fit(moons)
+    assert est.n_iter_ == 2 * fast_params["max_iter"]
+    assert len(est.net_.history) == 2
+    assert any(not torch.equal(v, est.energy_.state_dict()[k]) for k, v in energy.items())
+
+
+def test_early_stopping_on_validation_loss(moons, fast_params):
+    params = {**fast_params, "max_iter": 400, "n_iter_no_change": 1}
+    est = GEBMEstimator(validation_fraction=0.2, random_state=0, **params).fit(moons)
+    valid = est.net_.history[:, "valid_loss"]
+    assert len(valid) >= 1 and np.all(np.isfinite(valid))
+
+
+class _Exploding(nn.Module):
+    """An energy whose output is NaN from the ``start``-th call to the ``stop``-th."""
+
+    def __init__(self, start, stop):
+        super().__init__()
+        self.linear = nn.Linear(2, 1)
+        self.start, self.stop, self.calls = start, stop, 0
+
+    def forward(self, x):
+        self.calls += 1
+        out = self.linear(x)
+        return out * float("nan") if self.start <= self.calls < self.stop else out
+
+
+def test_divergence_is_reported(moons, fast_params):
+    est = GEBMEstimator(energy=_Exploding(0, 10**9), random_state=0, **fast_params)
+    with pytest.raises(TrainingDivergedError, match="learning_rate"):
+        est.fit(moons)
+
+
+def test_divergence_is_recovered_from(moons, fast_params):
+    # a transient failure in the second epoch: restore the first epoch's state, warn
+    params = {**fast_params, "max_iter": 300}
+    est = GEBMEstimator(energy=_Exploding(400, 500), random_state=0, **params)
+    with pytest.warns(RuntimeWarning, match="diverged"):
+        est.fit(moons)
+    assert est.net_.n_restarts_ == 1
+    assert np.all(np.isfinite(est.score_samples(moons)))
+
+
+@pytest.mark.parametrize(
+    "X, error, match",
+    [
+        (np.array([[0.0, np.nan], [1.0, 2.0]]), ValueError, "NaN"),
+        (np.array([[0.0, np.inf], [1.0, 2.0]]), ValueError, "infinity"),
+        (np.arange(5.0), ValueError, "2D array"),
+        (np.empty((0, 2)), ValueError, "0 sample"),
+        (np.array([["a", "b"], ["c", "d"]]), ValueError, "convert"),
+        (np.array([[1 + 1j, 2], [3, 4]]), ValueError, "[Cc]omplex"),
+        (scipy.sparse.random(5, 2, density=0.5, format="csr"), TypeError, "[Ss]parse"),
+        (np.ones((1, 2)), ValueError, "minimum of 2"),
+    ],
+)
+def test_bad_input_at_fit(X, error, match, fast_params):
+    with pytest.raises(error, match=match):
+        GEBMEstimator(**fast_params).fit(X)
+
+
+def test_wrong_n_features_at_score_time(fitted):
+    with pytest.raises(ValueError, match="features"):
+        fitted.score_samples(np.ones((3, 5)))
+
+
+@pytest.mark.parametrize(
+    "params, match",
+    [
+        ({"temperature": 0.0}, "temperature"),
+        ({"temperature": -1.0}, "temperature"),
+        ({"max_iter": 0}, "max_iter"),
+        ({"base": "nope"}, "base"),
+        ({"sampler": "gibbs"}, "sampler"),
+        ({"base": "generator", "base_loss": "mle"}, "mle"),
+        ({"device": "tpu:7"}, "device"),
+    ],
+)
+def test_bad_parameters(params, match, moons, fast_params):
+    with pytest.raises(ValueError, match=match):
+        GEBMEstimator(**{**fast_params, **params}).fit(moons)
+
+
+def test_bad_temperature_at_inference(fitted, moons):
+    estimator = pickle.loads(pickle.dumps(fitted))
+    with pytest.raises(ValueError, match="temperature"):
+        estimator.set_params(temperature=-2.0).score_samples(moons)
+
+
+@pytest.mark.slow
+def test_eight_gaussians_likelihood_close_to_truth():
+    X_train = make_eight_gaussians(5000, random_state=0)
+    X_test = make_eight_gaussians(5000, random_state=1)
+    est = GEBMEstimator(random_state=0).fit(X_train)
+    gebm = est.score(X_test)
+    base = est.set_params(temperature=float("inf")).score(X_test)
+    truth = eight_gaussians_log_density(X_test).mean()
+    assert gebm > base
+    assert gebm > truth - 0.15
