@@ -105,7 +105,7 @@ class GEBMEstimator(DensityMixin, BaseEstimator):
     gradient_penalty : float, default=0.1
         Weight of the penalty ``mean ||grad E||^2`` at interpolates of data and base
         samples (0.1 for tabular data in the reference implementation).
-    max_iter : int, default=3000
+    max_iter : int, default=2000
         Training iterations; each is one energy step on a minibatch.
     batch_size : int, default=256
         Minibatch size of data and of base samples.
@@ -209,7 +209,7 @@ class GEBMEstimator(DensityMixin, BaseEstimator):
         "n_energy_steps": [Interval(Integral, 1, None, closed="left")],
         "n_burst_steps": [Interval(Integral, 0, None, closed="left")],
         "burst_every": [Interval(Integral, 0, None, closed="left")],
-        "sampler": [StrOptions({"kinetic", "ula", "mala", "hmc"}), object],
+        "sampler": [StrOptions({"kinetic", "ula", "mala", "hmc"}), HasMethods(["sample"])],
         "n_mcmc_steps": [Interval(Integral, 0, None, closed="left")],
         "mcmc_step_size": [Interval(Real, 0, None, closed="neither")],
         "n_partition_samples": [Interval(Integral, 1, None, closed="left")],
@@ -238,7 +238,7 @@ class GEBMEstimator(DensityMixin, BaseEstimator):
         energy_min=-10.0,
         base_loss="auto",
         gradient_penalty=0.1,
-        max_iter=3000,
+        max_iter=2000,
         batch_size=256,
         learning_rate=1e-3,
         beta_1=0.5,

@@ -169,17 +169,20 @@ def initial_states(name, target, n, gen):
     components in any practical number of steps, so mixture chains start at the
     component means in the right proportions: the test checks the shape of each
     mode and that no mass moves between them (fixing the proportions makes the
-    standard errors used in the z-scores conservative). Other targets start from
-    a Gaussian 1.5 times wider than the target: MALA is not geometrically ergodic
-    when the gradient grows faster than linearly, as in the banana's tails, and
-    chains started much further out can stay stuck there for thousands of steps.
+    standard errors used in the z-scores conservative). The Gaussian target starts
+    from a Gaussian 1.5 times wider. The banana starts from the Gaussian with its
+    mean and covariance, right in moments but wrong in shape: MALA is not
+    geometrically ergodic where the gradient grows faster than linearly, as in
+    the banana's tails, and among 20,000 over-dispersed chains a few stay stuck
+    there for thousands of steps, inflating the variance by several standard errors.
     """
     if name == "mixture":
         n_first = round(MIXTURE_WEIGHTS[0].item() * n)
         return torch.cat(
             [MIXTURE_MEANS[0].expand(n_first, 2), MIXTURE_MEANS[1].expand(n - n_first, 2)]
         )
-    return target.mean + 1.5 * target.cov.diagonal().sqrt() * torch.randn(
+    spread = 1.0 if name == "banana" else 1.5
+    return target.mean + spread * target.cov.diagonal().sqrt() * torch.randn(
         n, target.dim, generator=gen, dtype=DTYPE
     )
 
@@ -218,7 +221,9 @@ def test_metropolis_recovers_target_moments(sampler_name, target_name):
     # then independent draws whose mean and covariance must match the target.
     target, z, diag = run_to_convergence(sampler_name, target_name, 2000, FAST_STEPS[sampler_name])
     assert_moments(z, target)
-    assert 0.3 < diag.acceptance_rate < 0.95
+    # adaptation targets 0.574 (MALA) / 0.8 (HMC); the averaged step size of a short
+    # warm-up is conservative, so only degenerate rates are ruled out here
+    assert 0.3 < diag.acceptance_rate < 0.99
 
 
 @pytest.mark.slow
@@ -506,7 +511,7 @@ def test_accept_reject_keeps_cached_values_consistent():
     accepted = torch.tensor([True, False, False, False])
     assert torch.equal(state.z, torch.where(accepted[:, None], proposal.z, current.z))
     assert torch.equal(state.log_p, torch.where(accepted, 1.0, 0.0))
-    assert torch.equal(state.grad, torch.where(accepted[:, None], 2.0, 0.0))
+    assert torch.equal(state.grad, torch.where(accepted[:, None], 2.0, 0.0).expand(4, 2))
     assert torch.equal(accept_prob, accepted.float())
 
 
@@ -572,15 +577,16 @@ def test_shapes_dtypes_and_identity(name, n_chains, dim, n_steps, dtype, seed):
 
 
 def test_diagnostics_of_a_run():
-    target = correlated_gaussian()
-    z0 = target.sample(200, generator(0))
+    # chains started at exact draws of a well-conditioned target mix quickly, so
+    # R-hat must be close to 1
+    z0 = torch.randn(200, 10, generator=generator(0), dtype=DTYPE)
     _, diag = MALA(step_size=0.3, n_steps=400, trace_chains=32).sample(
-        target.log_prob, z0, generator=generator(1)
+        standard_normal_log_prob, z0, generator=generator(1)
     )
     assert diag.n_warmup == 200 and diag.ess.shape == diag.rhat.shape == (10,)
     assert np.all(diag.rhat < 1.1) and np.all((diag.ess > 10) & (diag.ess < 32 * 200 * 4))
-    for params in [dict(trace_chains=0), dict(n_steps=202)]:
-        _, diag = MALA(**params).sample(target.log_prob, z0)
+    for params in [dict(trace_chains=0), dict(n_steps=202, n_warmup=200)]:
+        _, diag = MALA(**params).sample(standard_normal_log_prob, z0)
         assert diag.ess is None and diag.rhat is None
 
 
