@@ -17,7 +17,7 @@ from torch.utils.data import TensorDataset
 
 from ._training import ITERATIONS_PER_EPOCH, GEBMNet
 from .networks import build_base, build_energy
-from .objectives import KALE, logmeanexp
+from .objectives import OBJECTIVES, logmeanexp
 from .samplers import make_sampler
 
 __all__ = ["GEBMEstimator"]
@@ -28,6 +28,7 @@ _CHUNK = 8192
 # Parameters that shape training; everything else (temperature, sampling, scoring) is
 # read at inference, so a fitted network can be reused when only those change.
 _TRAINING_PARAMS = (
+    "objective",
     "base",
     "energy",
     "flow",
@@ -39,6 +40,10 @@ _TRAINING_PARAMS = (
     "energy_min",
     "base_loss",
     "gradient_penalty",
+    "n_cd_steps",
+    "cd_step_size",
+    "cd_reinit_prob",
+    "dsm_noise_scale",
     "max_iter",
     "batch_size",
     "learning_rate",
@@ -62,16 +67,26 @@ class GEBMEstimator(DensityMixin, BaseEstimator):
     .. math:: Q_T(dx) \propto \exp(-E(x) / T)\, B(dx).
 
     Training alternates energy steps on the KALE lower bound of the generalized
-    likelihood with base steps (see :class:`~skgebm.objectives.KALE`); the temperature
-    :math:`T` is read only at inference, so ``set_params(temperature=...)`` needs no
-    refit. Samples come from MCMC on the base's latent space, whose target is
+    likelihood (or another ``objective``) with base steps; the temperature :math:`T`
+    is read only at inference, so ``set_params(temperature=...)`` needs no refit. Samples come from MCMC on the base's latent space, whose target is
     :math:`\eta(z) \exp(-E(G(z)) / T)`, pushed through the base.
 
     Parameters
     ----------
-    base : {"flow", "generator"}, zuko.flows.Flow or torch.nn.Module, default="flow"
+    objective : {"kale", "cd", "dsm", "ssm", "nce", "fce"}, default="kale"
+        How the energy learns (see :mod:`skgebm.objectives`); all train the same model
+        and are scored the same way. ``"kale"``: the GEBM's KALE bound.
+        ``"cd"``: contrastive divergence, maximum likelihood with negatives from
+        persistent latent Langevin chains in a replay buffer. ``"dsm"``/``"ssm"``:
+        denoising / sliced score matching of the model's score (an explicit base is
+        needed). ``"nce"``: noise-contrastive estimation with the base as the noise.
+        ``"fce"``: flow-contrastive estimation, NCE whose base is trained
+        adversarially to confuse the classifier.
+    base : {"flow", "gaussian", "generator"}, zuko.flows.Flow or torch.nn.Module, \
+            default="flow"
         The base. ``"flow"``: a zuko normalizing flow (family ``flow``) with an exact
-        density, so :meth:`score_samples` is a normalized log-density. ``"generator"``:
+        density, so :meth:`score_samples` is a normalized log-density. ``"gaussian"``:
+        a full-covariance Gaussian, exact and cheap in high dimension. ``"generator"``:
         an implicit MLP generator from a ``latent_dim`` normal latent. A zuko flow is
         used as an explicit base; another module is a generator and needs
         ``latent_dim``. Modules are deep-copied at fit and keep their own weights.
@@ -98,13 +113,23 @@ class GEBMEstimator(DensityMixin, BaseEstimator):
     energy_min : float or None, default=-10.0
         Lower clamp of the energy (as in the reference implementation); ``None``
         disables it.
-    base_loss : {"auto", "kale", "mle"}, default="auto"
+    base_loss : {"auto", "kale", "mle", "adversarial"}, default="auto"
         Base objective: ``"kale"`` is the paper's ``-logmeanexp(-E(G(z)))``; ``"mle"``
-        trains an explicit base by maximum likelihood while the energy corrects it.
-        ``"auto"`` is ``"mle"`` for a flow and ``"kale"`` for a generator.
+        trains an explicit base by maximum likelihood while the energy corrects it;
+        ``"adversarial"`` trains it to confuse the NCE classifier. ``"auto"`` is
+        ``"adversarial"`` for ``objective="fce"``, otherwise ``"mle"`` for an explicit
+        base and ``"kale"`` for a generator.
     gradient_penalty : float, default=0.1
         Weight of the penalty ``mean ||grad E||^2`` at interpolates of data and base
         samples (0.1 for tabular data in the reference implementation).
+    n_cd_steps : int, default=20
+        Langevin steps per energy step of ``objective="cd"``.
+    cd_step_size : float, default=0.05
+        Latent Langevin step size of ``objective="cd"``.
+    cd_reinit_prob : float, default=0.05
+        Probability that a persistent chain of ``objective="cd"`` restarts from the base.
+    dsm_noise_scale : float, default=0.1
+        Noise scale (standardized units) of ``objective="dsm"``.
     max_iter : int, default=2000
         Training iterations; each is one energy step on a minibatch.
     batch_size : int, default=256
@@ -189,7 +214,8 @@ class GEBMEstimator(DensityMixin, BaseEstimator):
     """
 
     _parameter_constraints = {
-        "base": [StrOptions({"flow", "generator"}), nn.Module],
+        "objective": [StrOptions(set(OBJECTIVES))],
+        "base": [StrOptions({"flow", "gaussian", "generator"}), nn.Module],
         "energy": [StrOptions({"mlp"}), nn.Module],
         "temperature": [Interval(Real, 0, None, closed="neither")],
         "flow": [StrOptions({"nsf", "maf", "realnvp"})],
@@ -199,8 +225,12 @@ class GEBMEstimator(DensityMixin, BaseEstimator):
         "energy_hidden_layer_sizes": ["array-like"],
         "spectral_norm": ["boolean"],
         "energy_min": [Real, None],
-        "base_loss": [StrOptions({"auto", "kale", "mle"})],
+        "base_loss": [StrOptions({"auto", "kale", "mle", "adversarial"})],
         "gradient_penalty": [Interval(Real, 0, None, closed="left")],
+        "n_cd_steps": [Interval(Integral, 1, None, closed="left")],
+        "cd_step_size": [Interval(Real, 0, None, closed="neither")],
+        "cd_reinit_prob": [Interval(Real, 0, 1, closed="both")],
+        "dsm_noise_scale": [Interval(Real, 0, None, closed="neither")],
         "max_iter": [Interval(Integral, 1, None, closed="left")],
         "batch_size": [Interval(Integral, 1, None, closed="left")],
         "learning_rate": [Interval(Real, 0, None, closed="neither")],
@@ -228,6 +258,7 @@ class GEBMEstimator(DensityMixin, BaseEstimator):
         base="flow",
         energy="mlp",
         *,
+        objective="kale",
         temperature=1.0,
         flow="nsf",
         n_flow_transforms=3,
@@ -238,6 +269,10 @@ class GEBMEstimator(DensityMixin, BaseEstimator):
         energy_min=-10.0,
         base_loss="auto",
         gradient_penalty=0.1,
+        n_cd_steps=20,
+        cd_step_size=0.05,
+        cd_reinit_prob=0.05,
+        dsm_noise_scale=0.1,
         max_iter=2000,
         batch_size=256,
         learning_rate=1e-3,
@@ -259,6 +294,7 @@ class GEBMEstimator(DensityMixin, BaseEstimator):
         verbose=0,
         random_state=None,
     ):
+        self.objective = objective
         self.base = base
         self.energy = energy
         self.temperature = temperature
@@ -271,6 +307,10 @@ class GEBMEstimator(DensityMixin, BaseEstimator):
         self.energy_min = energy_min
         self.base_loss = base_loss
         self.gradient_penalty = gradient_penalty
+        self.n_cd_steps = n_cd_steps
+        self.cd_step_size = cd_step_size
+        self.cd_reinit_prob = cd_reinit_prob
+        self.dsm_noise_scale = dsm_noise_scale
         self.max_iter = max_iter
         self.batch_size = batch_size
         self.learning_rate = learning_rate
@@ -616,12 +656,7 @@ def _train_network(X, *, settings, seed, device, verbose):
         minimum=s["energy_min"],
         generator=generator,
     ).to(device)
-    base_loss = s["base_loss"]
-    if base_loss == "auto":
-        base_loss = "mle" if base.has_density else "kale"
-    if base_loss == "mle" and not base.has_density:
-        raise ValueError("base_loss='mle' needs a base with a density (a flow).")
-
+    objective = _build_objective(s, base)
     callbacks = [ProgressBar()] if verbose else []
     train_split = None
     if s["validation_fraction"] is not None:
@@ -637,7 +672,7 @@ def _train_network(X, *, settings, seed, device, verbose):
     betas = (s["beta_1"], s["beta_2"])
     net = GEBMNet(
         energy,
-        KALE(gradient_penalty=s["gradient_penalty"], base_loss=base_loss),
+        objective,
         base=base,
         max_iter=s["max_iter"],
         n_energy_steps=s["n_energy_steps"],
@@ -663,3 +698,33 @@ def _train_network(X, *, settings, seed, device, verbose):
     finally:
         _drop_generators(net)
     return net
+
+
+def _build_objective(settings, base):
+    """The objective named by ``settings["objective"]``, checked against the base."""
+    name, base_loss = settings["objective"], settings["base_loss"]
+    if base_loss == "auto":
+        base_loss = "adversarial" if name == "fce" else "mle" if base.has_density else "kale"
+    if name == "fce" and base_loss != "adversarial":
+        raise ValueError(
+            "objective='fce' trains the base adversarially: base_loss must be 'auto' or "
+            f"'adversarial', got {base_loss!r} (objective='nce' keeps the base fixed)."
+        )
+    if base_loss == "mle" and not base.has_density:
+        raise ValueError("base_loss='mle' needs a base with a density (a flow or 'gaussian').")
+    options = {"gradient_penalty": settings["gradient_penalty"], "base_loss": base_loss}
+    if name == "cd":
+        options.update(
+            n_steps=settings["n_cd_steps"],
+            step_size=settings["cd_step_size"],
+            reinit_prob=settings["cd_reinit_prob"],
+        )
+    elif name == "dsm":
+        options["noise_scale"] = settings["dsm_noise_scale"]
+    objective = OBJECTIVES[name](**options)
+    if objective.needs_base_density and not base.has_density:
+        raise ValueError(
+            f"objective={name!r} matches the model's score, which needs a base with a "
+            "density: use base='flow' or base='gaussian'."
+        )
+    return objective

@@ -10,8 +10,8 @@ by maximum likelihood, a base step follows every energy step. An epoch of the hi
 
 Base samples for the energy steps are drawn ``n_energy_steps`` minibatches at a time:
 one large pass through the base costs about as much as a small one on a CPU, where
-small passes are dominated by per-call overhead. The pool is redrawn after every KALE
-base step, so energy steps see the current base; a base trained by maximum likelihood
+small passes are dominated by per-call overhead. The pool is redrawn after every
+KALE or adversarial base step, so energy steps see the current base; a base trained by maximum likelihood
 moves a little within a pool, an error far below the minibatch noise.
 """
 
@@ -88,7 +88,7 @@ class GEBMNet(NeuralNet):
     ----------
     module : Energy
         The energy (an instance, used as is).
-    criterion : KALE
+    criterion : EnergyObjective
         The objective; its ``log_partition`` is trained with the energy.
     base : FlowBase or GeneratorBase
         The base (an instance, used as is).
@@ -214,15 +214,16 @@ class GEBMNet(NeuralNet):
     def train_step(self, batch, **fit_params):
         self._set_training(True)
         x_data = to_device(batch[0], self.device)
-        x_base = self.base_samples(len(x_data))
+        objective = self.criterion_
+        x_base = self.base_samples(len(x_data)) if objective.uses_base_samples else None
         self.optimizer_.zero_grad(set_to_none=True)
-        loss, kale = self.criterion_.energy_loss(self.module_, x_data, x_base, self.rng_)
+        loss, stat = objective.energy_loss(self.module_, self.base_, x_data, x_base, self.rng_)
         loss.backward()
         self.optimizer_.step()
         self.n_iter_ += 1
         self._since_base_step += 1
         self._accumulate("train_loss", loss.detach())
-        self._accumulate("kale", kale)
+        self._accumulate(objective.stat_name, stat)
         if self._base_step_due():
             self.optimizer_base_.zero_grad(set_to_none=True)
             base_loss = self.criterion_.base_loss(
@@ -232,7 +233,7 @@ class GEBMNet(NeuralNet):
             self.optimizer_base_.step()
             self.n_base_steps_ += 1
             self._since_base_step = 0
-            if self.criterion_.base_loss_kind == "kale":
+            if self.criterion_.base_loss_kind != "mle":
                 self._base_pool = None
             self._accumulate("base_loss", base_loss.detach())
         return {"loss": loss}
@@ -268,7 +269,7 @@ class GEBMNet(NeuralNet):
     def on_epoch_begin(self, net, **kwargs):
         super().on_epoch_begin(net, **kwargs)
         zero = torch.zeros((), device=self.device)
-        names = ("train_loss", "kale", "base_loss", "valid_loss")
+        names = ("train_loss", self.criterion_.stat_name, "base_loss", "valid_loss")
         self._epoch_sums = {name: zero.clone() for name in names}
         self._epoch_counts = dict.fromkeys(names, 0)
 

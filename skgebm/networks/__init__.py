@@ -1,6 +1,6 @@
 """Networks of a GEBM: energies, bases, and the builders that resolve their names."""
 
-from ._bases import FlowBase, GeneratorBase
+from ._bases import FlowBase, GaussianBase, GeneratorBase
 from ._build import build_base, build_energy
 from ._energy import Energy
 from ._init import reset_parameters
@@ -9,6 +9,7 @@ from ._mlp import mlp
 __all__ = [
     "Energy",
     "FlowBase",
+    "GaussianBase",
     "GeneratorBase",
     "build_base",
     "build_energy",

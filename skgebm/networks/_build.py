@@ -7,7 +7,7 @@ import torch
 import zuko
 from torch import nn
 
-from ._bases import FlowBase, GeneratorBase
+from ._bases import FlowBase, GaussianBase, GeneratorBase
 from ._energy import Energy
 from ._init import reset_parameters
 from ._mlp import mlp
@@ -32,9 +32,10 @@ def build_base(
 
     Parameters
     ----------
-    base : {"flow", "generator"}, zuko.flows.Flow or torch.nn.Module
+    base : {"flow", "gaussian", "generator"}, zuko.flows.Flow or torch.nn.Module
         ``"flow"``: a zuko flow of family ``flow`` with coupling-style inverses (two
         passes), so sampling costs as little as density evaluation in any dimension.
+        ``"gaussian"``: a full-covariance :class:`GaussianBase`.
         ``"generator"``: an MLP generator from a ``latent_dim`` normal latent. A zuko
         flow or a :class:`FlowBase`/:class:`GeneratorBase` is used as given (deep
         copied); any other module is a generator and needs ``latent_dim``.
@@ -55,7 +56,7 @@ def build_base(
     -------
     base : FlowBase or GeneratorBase
     """
-    if isinstance(base, (FlowBase, GeneratorBase)):
+    if isinstance(base, (FlowBase, GaussianBase, GeneratorBase)):
         return copy.deepcopy(base)
     if isinstance(base, zuko.flows.Flow):
         return FlowBase(copy.deepcopy(base), n_features)
@@ -76,6 +77,8 @@ def build_base(
             options["passes"] = 2
         with torch.random.fork_rng(devices=[]):
             module = FlowBase(FLOWS[flow](n_features, **options), n_features)
+    elif base == "gaussian":
+        return GaussianBase(n_features)
     elif base == "generator":
         latent_dim = n_features if latent_dim is None else latent_dim
         latent_dim = _positive_int(latent_dim, "latent_dim")
@@ -83,7 +86,7 @@ def build_base(
             module = GeneratorBase(mlp(latent_dim, hidden, n_features), latent_dim)
     else:
         raise ValueError(
-            "base must be 'flow', 'generator', a zuko flow or a torch.nn.Module, "
+            "base must be 'flow', 'gaussian', 'generator', a zuko flow or a torch.nn.Module, "
             f"got {base!r}."
         )
     return reset_parameters(module, generator)

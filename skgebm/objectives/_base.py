@@ -1,0 +1,98 @@
+"""What every objective shares: the learned log-partition, base losses, validation."""
+
+import torch
+from torch import nn
+from torch.nn.functional import softplus
+
+from ._functional import gradient_penalty, logmeanexp
+
+__all__ = ["BASE_LOSSES", "EnergyObjective"]
+
+#: Objectives of the base step, by name.
+BASE_LOSSES = ("kale", "mle", "adversarial")
+
+
+class EnergyObjective(nn.Module):
+    """Trains the energy ``E`` of ``Q(dx) ∝ exp(-E(x)) B(dx)``, and the base ``B``.
+
+    Subclasses define :meth:`energy_loss`; the base step, the held-out criterion and
+    the learned scalar log-partition ``A`` are shared. The objective is the training
+    net's criterion, so ``A`` is trained by the energy's optimizer and saved with the
+    model. Whatever the objective, the fitted model is scored the same way, through a
+    Monte-Carlo estimate of the normalizer over base samples.
+
+    Parameters
+    ----------
+    gradient_penalty : float, default=0.1
+        Weight of :func:`~skgebm.objectives.gradient_penalty` in the energy loss (the
+        reference uses 1 for images and 0.1 for tabular data).
+    base_loss : {"kale", "mle", "adversarial"}, default="kale"
+        ``"kale"``: the GEBM base loss ``-logmeanexp(-E(G(z)))``, which moves base
+        samples where the energy is low. ``"mle"``: maximum likelihood of an explicit
+        base, ``-mean_data log b(x)``; the energy then corrects what the base misses.
+        ``"adversarial"``: the base maximises the classification loss of the
+        noise-contrastive energy (flow-contrastive estimation).
+    """
+
+    #: Name of the monitored quantity in the training history.
+    stat_name = "objective"
+    #: Whether :meth:`energy_loss` needs base samples ``x_base``.
+    uses_base_samples = True
+    #: Whether the objective needs the base's density.
+    needs_base_density = False
+
+    def __init__(self, gradient_penalty=0.1, base_loss="kale"):
+        super().__init__()
+        if base_loss not in BASE_LOSSES:
+            raise ValueError(f"base_loss must be one of {BASE_LOSSES}, got {base_loss!r}.")
+        self.gradient_penalty = gradient_penalty
+        self.base_loss_kind = base_loss
+        self.log_partition = nn.Parameter(torch.zeros(()))
+
+    def energy_loss(self, energy, base, x_data, x_base, generator):
+        """Loss of an energy step and the monitored statistic (detached).
+
+        Parameters
+        ----------
+        energy, base : torch.nn.Module
+            The networks.
+        x_data : torch.Tensor
+            A minibatch of data.
+        x_base : torch.Tensor or None
+            As many base samples (None unless ``uses_base_samples``).
+        generator : torch.Generator
+            Source of any randomness of the loss.
+        """
+        raise NotImplementedError
+
+    def penalty(self, energy, x_data, x_other, generator):
+        """The weighted gradient penalty (0 when its weight is 0)."""
+        if not self.gradient_penalty:
+            return 0.0
+        return self.gradient_penalty * gradient_penalty(energy, x_data, x_other, generator)
+
+    def base_loss(self, energy, base, x_data, z):
+        """Loss of a base step, on data ``x_data`` and latents ``z``."""
+        if self.base_loss_kind == "mle":
+            return -base.log_prob(x_data).mean()
+        shifted = energy(base(z))
+        if self.base_loss_kind == "adversarial":
+            return -softplus(-(shifted + self.log_partition)).mean()
+        return -logmeanexp(-shifted)
+
+    def validation_loss(self, energy, base, x_data, z):
+        """Held-out criterion for early stopping (lower is better).
+
+        The negative log-likelihood of the model when the base has a density, with the
+        partition estimated on the base samples ``G(z)``; otherwise the negative KALE
+        at its optimal log-partition, ``mean_data E + logmeanexp(-E(G(z)))``.
+        """
+        log_ratio = -energy(x_data) - logmeanexp(-energy(base(z)))
+        if base.has_density:
+            return -(base.log_prob(x_data) + log_ratio).mean()
+        return -log_ratio.mean()
+
+    @torch.no_grad()
+    def initialize_log_partition(self, energy_base):
+        """Start ``A`` at its optimum for the current energy, ``logmeanexp(-E)``."""
+        self.log_partition.copy_(logmeanexp(-energy_base))

@@ -1,0 +1,40 @@
+"""Stateless pieces shared by the objectives."""
+
+import math
+
+import torch
+
+__all__ = ["gradient_penalty", "logmeanexp", "model_score"]
+
+
+def logmeanexp(values):
+    """``log(mean(exp(values)))`` over all entries, computed stably."""
+    return torch.logsumexp(values.reshape(-1), dim=0) - math.log(values.numel())
+
+
+def gradient_penalty(energy, x_data, x_other, generator):
+    """Mean squared gradient norm of ``energy`` at random interpolates.
+
+    As in the reference implementation this is ``mean ||grad E(x_hat)||^2`` with
+    ``x_hat = t x_data + (1 - t) x_other``, ``t ~ U(0, 1)`` per pair — a soft Lipschitz
+    control, not WGAN-GP's ``(||g|| - 1)^2``.
+    """
+    shape = (len(x_data),) + (1,) * (x_data.dim() - 1)
+    t = torch.rand(shape, generator=generator, device=x_data.device, dtype=x_data.dtype)
+    x_hat = (t * x_data + (1 - t) * x_other).requires_grad_(True)
+    (grad,) = torch.autograd.grad(energy(x_hat).sum(), x_hat, create_graph=True)
+    return grad.pow(2).reshape(len(grad), -1).sum(dim=1).mean()
+
+
+def model_score(energy, base, x):
+    """Score ``grad_x log q(x) = grad_x log b(x) - grad_x E(x)`` of the model at ``x``.
+
+    The base's part is a constant for the energy's parameters (the base has its own
+    objective), so only the energy's part keeps its graph, for score-matching losses
+    that differentiate through it. Returns the score and ``x`` (which requires grad).
+    """
+    x = x.detach().requires_grad_(True)
+    with torch.enable_grad():
+        (base_score,) = torch.autograd.grad(base.log_prob(x).sum(), x)
+        (energy_grad,) = torch.autograd.grad(energy(x).sum(), x, create_graph=True)
+    return base_score.detach() - energy_grad, x
