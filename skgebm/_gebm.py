@@ -128,7 +128,7 @@ class GEBMEstimator(DensityMixin, BaseEstimator):
         Latent Langevin step size of ``objective="cd"``.
     cd_reinit_prob : float, default=0.05
         Probability that a persistent chain of ``objective="cd"`` restarts from the base.
-    dsm_noise_scale : float, default=0.1
+    dsm_noise_scale : float, default=0.3
         Noise scale (standardized units) of ``objective="dsm"``.
     max_iter : int, default=2000
         Training iterations; each is one energy step on a minibatch.
@@ -272,7 +272,7 @@ class GEBMEstimator(DensityMixin, BaseEstimator):
         n_cd_steps=20,
         cd_step_size=0.05,
         cd_reinit_prob=0.05,
-        dsm_noise_scale=0.1,
+        dsm_noise_scale=0.3,
         max_iter=2000,
         batch_size=256,
         learning_rate=1e-3,

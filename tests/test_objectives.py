@@ -66,8 +66,8 @@ def test_loss_is_minimised_at_the_data_precision(objective):
     losses = []
     for a in grid:
         energy = QuadraticEnergy(a)
-        with torch.no_grad():  # the optimal log-partition of this energy
-            objective.log_partition.fill_(math.log(1 + a) * 2 / 2)
+        with torch.no_grad():  # A = log Z = log E_b exp(-E) = -(d / 2) log(1 + a)
+            objective.log_partition.fill_(-math.log(1 + a))
         loss, _ = objective.energy_loss(energy, base, x_data, x_base, generator(1))
         losses.append(loss.item())
     assert abs(grid[int(np.argmin(losses))] - 3.0) <= 0.25

@@ -96,20 +96,24 @@ MIXTURE_COVS = torch.tensor([[[1.0, 0.5], [0.5, 1.0]], [[0.5, 0.0], [0.0, 2.0]]]
 
 def gaussian_mixture():
     """Two Gaussians about 7 standard deviations apart, weights 0.3 and 0.7."""
-    components = torch.distributions.MultivariateNormal(MIXTURE_MEANS, MIXTURE_COVS)
+    precisions = torch.linalg.inv(MIXTURE_COVS)
+    cholesky = torch.linalg.cholesky(MIXTURE_COVS)
+    log_weights = MIXTURE_WEIGHTS.log() - cholesky.diagonal(dim1=-2, dim2=-1).log().sum(-1)
     mean = MIXTURE_WEIGHTS @ MIXTURE_MEANS
     second_moment = (
         MIXTURE_WEIGHTS[:, None, None]
         * (MIXTURE_COVS + MIXTURE_MEANS[:, :, None] * MIXTURE_MEANS[:, None, :])
     ).sum(0)
 
-    def log_prob(z):
-        return torch.logsumexp(components.log_prob(z[:, None]) + MIXTURE_WEIGHTS.log(), dim=-1)
+    def log_prob(z):  # up to the constant log(2 pi)
+        centered = z[:, None] - MIXTURE_MEANS
+        squared_distances = ((centered[..., None, :] @ precisions)[..., 0, :] * centered).sum(-1)
+        return torch.logsumexp(log_weights - squared_distances / 2, dim=-1)
 
     def sample(n, gen):
         labels = (torch.rand(n, generator=gen, dtype=DTYPE) > MIXTURE_WEIGHTS[0]).long()
         noise = torch.randn(n, 2, generator=gen, dtype=DTYPE)
-        return MIXTURE_MEANS[labels] + (noise[:, None] @ components.scale_tril[labels].mT)[:, 0]
+        return MIXTURE_MEANS[labels] + (noise[:, None] @ cholesky[labels].mT)[:, 0]
 
     return Target(log_prob, mean, second_moment - torch.outer(mean, mean), sample)
 
@@ -336,6 +340,51 @@ def test_mala_and_hmc_accept_everything_as_step_size_vanishes():
         assert diag.acceptance_rate > 0.99
 
 
+def gradient(log_prob, z):
+    z = z.detach().requires_grad_(True)
+    return torch.autograd.grad(log_prob(z).sum(), z)[0]
+
+
+def banana_state(n_chains=50, seed=0):
+    target = banana()  # not quadratic: a gradient taken at the wrong point shows
+    z = target.sample(n_chains, generator(seed))
+    return target, _State(z, target.log_prob(z), gradient(target.log_prob, z))
+
+
+@pytest.mark.parametrize("sampler", [MALA(), HMC(n_leapfrog=1), HMC(n_leapfrog=4)])
+def test_proposals_cache_fresh_log_density_and_gradient(sampler):
+    # An accepted proposal's cached values seed the next step; a stale gradient
+    # (the reference HMC's defect) would silently bias the chains.
+    target, state = banana_state()
+    h = torch.tensor(0.3, dtype=DTYPE)
+    proposal, _ = sampler._propose(target.log_prob, state, h, generator(1))
+    torch.testing.assert_close(proposal.log_p, target.log_prob(proposal.z))
+    torch.testing.assert_close(proposal.grad, gradient(target.log_prob, proposal.z))
+
+
+@pytest.mark.parametrize("n_leapfrog", [1, 4])
+def test_hmc_proposal_is_a_leapfrog_trajectory(n_leapfrog):
+    # Textbook leapfrog (kick-drift-kick per step, recomputing every gradient)
+    # from the same momentum, which is the proposal's first draw from the generator.
+    target, state = banana_state()
+    h = 0.3
+    proposal, log_alpha = HMC(n_leapfrog=n_leapfrog)._propose(
+        target.log_prob, state, torch.tensor(h, dtype=DTYPE), generator(1)
+    )
+    momentum = torch.randn(state.z.shape, generator=generator(1), dtype=DTYPE)
+    z, p = state.z, momentum
+    for _ in range(n_leapfrog):
+        p = p + h / 2 * gradient(target.log_prob, z)
+        z = z + h * p
+        p = p + h / 2 * gradient(target.log_prob, z)
+
+    def hamiltonian(z, p):
+        return -target.log_prob(z) + p.square().sum(-1) / 2
+
+    torch.testing.assert_close(proposal.z, z)
+    torch.testing.assert_close(log_alpha, hamiltonian(state.z, momentum) - hamiltonian(z, p))
+
+
 # ---------------------------------------------------------- unadjusted samplers
 
 
@@ -369,6 +418,38 @@ def test_kinetic_langevin_is_exact_on_gaussians():
     for h in [0.5, 1.5]:
         z = final_states(KineticLangevin(step_size=h, n_steps=100), standard_normal_log_prob, z0)
         assert abs(z.square().mean().item() - 1) < Z_MAX * math.sqrt(2 / z.numel())
+
+
+def baoab_mean(z0, scales, step_size, friction, n_steps):
+    """Mean position of BAOAB chains on N(0, diag(scales^2)) started at (z0, v ~ N(0, I)).
+
+    On a Gaussian target each BAOAB step is linear in (z, v) plus zero-mean
+    noise, so the mean follows the noiseless map: B, A, O (friction only), A, B.
+    """
+    h, decay = step_size, math.exp(-friction * step_size)
+    means = []
+    for scale in scales:
+        kick = np.array([[1.0, 0.0], [-h / 2 / scale**2, 1.0]])
+        drift = np.array([[1.0, h / 2], [0.0, 1.0]])
+        damp = np.diag([1.0, decay])
+        step = kick @ drift @ damp @ drift @ kick
+        means.append((np.linalg.matrix_power(step, n_steps) @ [z0, 0.0])[0])
+    return np.array(means)
+
+
+@pytest.mark.parametrize("friction", [0.2, 1.0, 5.0])
+def test_kinetic_langevin_mean_follows_damped_dynamics(friction):
+    # The chains' mean oscillates and decays at the rate the friction sets; a
+    # sampler ignoring its friction, or dropping the velocity between steps,
+    # would follow another path (at these settings they differ by > 0.3, the
+    # standard error is 0.02).
+    scales = torch.tensor([0.5, 1.0, 2.0], dtype=DTYPE)
+    z0 = torch.full((3000, 3), 2.0, dtype=DTYPE)
+    sampler = KineticLangevin(step_size=0.3, n_steps=10, friction=friction)
+    z = final_states(sampler, lambda z: -(z / scales).square().sum(-1) / 2, z0)
+    expected = baoab_mean(2.0, scales.tolist(), 0.3, friction, 10)
+    standard_error = z.std(0).numpy() / math.sqrt(z.shape[0])
+    assert np.all(np.abs(z.mean(0).numpy() - expected) < Z_MAX * standard_error)
 
 
 def log_cosh_log_prob(z):
@@ -476,6 +557,40 @@ def test_adaptation_freezes_averaged_step_size():
         log_h = mu - math.sqrt(m) / 0.05 * error
         log_avg = m**-0.75 * log_h + (1 - m**-0.75) * log_avg
     assert adapter.final_step_size.item() == pytest.approx(math.exp(log_avg), rel=1e-12)
+
+
+@pytest.mark.parametrize(
+    "sampler", [MALA(n_steps=60, n_warmup=40), HMC(n_steps=30, n_warmup=20, n_leapfrog=3)]
+)
+def test_step_size_is_adapted_during_warmup_then_frozen(sampler, monkeypatch):
+    # Record the step size and mean acceptance of every transition, then replay
+    # the warm-up through DualAveraging: the warm-up must use its iterates, the
+    # rest its average, and the reported acceptance only the post-warm-up steps.
+    steps = []
+    transition = type(sampler)._step
+
+    def recording_step(self, log_prob, state, step_size, generator):
+        state, accept_prob = transition(self, log_prob, state, step_size, generator)
+        steps.append((step_size.item(), accept_prob.mean().item()))
+        return state, accept_prob
+
+    monkeypatch.setattr(type(sampler), "_step", recording_step)
+    target = correlated_gaussian()
+    z0 = target.sample(200, generator(0))
+    _, diag = sampler.sample(target.log_prob, z0, generator=generator(1))
+
+    warmup, after = steps[: sampler.n_warmup], steps[sampler.n_warmup :]
+    adapter = _adaptation.DualAveraging(torch.tensor(0.1, dtype=DTYPE), sampler.target_accept)
+    assert warmup[0][0] == pytest.approx(0.1, rel=1e-12)
+    for m, (_, accept_prob) in enumerate(warmup, start=1):
+        iterate = adapter.update(torch.tensor(accept_prob, dtype=DTYPE)).item()
+        if m < len(warmup):
+            assert warmup[m][0] == pytest.approx(iterate, rel=1e-12)
+    frozen = adapter.final_step_size.item()
+    assert abs(math.log(frozen / iterate)) > 0.01  # the average, not the last iterate
+    assert diag.step_size == pytest.approx(frozen, rel=1e-12)
+    assert all(step_size == pytest.approx(frozen, rel=1e-12) for step_size, _ in after)
+    assert diag.acceptance_rate == pytest.approx(np.mean([a for _, a in after]), rel=1e-12)
 
 
 # ------------------------------------------------------- robustness and plumbing

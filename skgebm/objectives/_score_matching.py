@@ -20,7 +20,7 @@ class DenoisingScoreMatching(EnergyObjective):
 
     Parameters
     ----------
-    noise_scale : float, default=0.1
+    noise_scale : float, default=0.3
         ``sigma``, in standardized units: small values fit sharper densities at a
         higher variance of the loss.
     gradient_penalty : float, default=0.0
@@ -33,7 +33,7 @@ class DenoisingScoreMatching(EnergyObjective):
     uses_base_samples = False
     needs_base_density = True
 
-    def __init__(self, noise_scale=0.1, gradient_penalty=0.0, base_loss="mle"):
+    def __init__(self, noise_scale=0.3, gradient_penalty=0.0, base_loss="mle"):
         super().__init__(gradient_penalty, base_loss)
         self.noise_scale = noise_scale
 

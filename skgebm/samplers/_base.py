@@ -18,7 +18,9 @@ __all__ = ["BaseSampler", "SamplerDiagnostics"]
 class SamplerDiagnostics:
     """What a call to ``sample`` did, to judge whether its draws can be trusted.
 
-    Attributes
+    Samplers return it; its fields are read as attributes of the same names.
+
+    Parameters
     ----------
     acceptance_rate : float or None
         Mean over chains and post-warm-up steps of the Metropolis-Hastings
@@ -134,6 +136,25 @@ class BaseSampler(BaseEstimator):
     adapts the step size during warm-up when the subclass provides an
     ``_adapter``, and records acceptance and convergence diagnostics. All
     randomness comes from the ``generator`` passed to :meth:`sample`.
+
+    See Also
+    --------
+    make_sampler : Build a sampler from its name.
+
+    Examples
+    --------
+    Every sampler runs the same way, on any differentiable log-density:
+
+    >>> import torch
+    >>> from skgebm.samplers import HMC, BaseSampler
+    >>> sampler = HMC(n_steps=20, n_leapfrog=3)
+    >>> isinstance(sampler, BaseSampler)
+    True
+    >>> z, diagnostics = sampler.sample(
+    ...     lambda z: -z.square().sum(-1) / 2, torch.zeros(16, 2),
+    ...     generator=torch.Generator().manual_seed(0))
+    >>> z.shape, diagnostics.n_warmup
+    (torch.Size([16, 2]), 10)
     """
 
     _min_traced_draws = 4
