@@ -7,7 +7,8 @@ sampled by MCMC in the base's latent space.
 
 from ._gebm import GEBMEstimator
 from .exceptions import TrainingDivergedError
+from .outlier import GEBMOutlierDetector
 
 __version__ = "0.1.0.dev0"
 
-__all__ = ["GEBMEstimator", "TrainingDivergedError", "__version__"]
+__all__ = ["GEBMEstimator", "GEBMOutlierDetector", "TrainingDivergedError", "__version__"]

@@ -2,6 +2,7 @@
 
 import copy
 import math
+import warnings
 from numbers import Integral, Real
 
 import numpy as np
@@ -25,6 +26,8 @@ __all__ = ["GEBMEstimator"]
 _FLOAT_DTYPES = (np.float64, np.float32)
 # Rows per forward pass when scoring or sampling, so memory stays bounded.
 _CHUNK = 8192
+# Chains per sampler run: their states and gradients are held at once.
+_MCMC_CHUNK = 2**15
 # Parameters that shape training; everything else (temperature, sampling, scoring) is
 # read at inference, so a fitted network can be reused when only those change.
 _TRAINING_PARAMS = (
@@ -68,22 +71,13 @@ class GEBMEstimator(DensityMixin, BaseEstimator):
 
     Training alternates energy steps on the KALE lower bound of the generalized
     likelihood (or another ``objective``) with base steps; the temperature :math:`T`
-    is read only at inference, so ``set_params(temperature=...)`` needs no refit. Samples come from MCMC on the base's latent space, whose target is
+    is read only at inference, so ``set_params(temperature=...)`` needs no refit.
+    Samples come from MCMC on the base's latent space, whose target is
     :math:`\eta(z) \exp(-E(G(z)) / T)`, pushed through the base.
 
     Parameters
     ----------
-    objective : {"kale", "cd", "dsm", "ssm", "nce", "fce"}, default="kale"
-        How the energy learns (see :mod:`skgebm.objectives`); all train the same model
-        and are scored the same way. ``"kale"``: the GEBM's KALE bound.
-        ``"cd"``: contrastive divergence, maximum likelihood with negatives from
-        persistent latent Langevin chains in a replay buffer. ``"dsm"``/``"ssm"``:
-        denoising / sliced score matching of the model's score (an explicit base is
-        needed). ``"nce"``: noise-contrastive estimation with the base as the noise.
-        ``"fce"``: flow-contrastive estimation, NCE whose base is trained
-        adversarially to confuse the classifier.
-    base : {"flow", "gaussian", "generator"}, zuko.flows.Flow or torch.nn.Module, \
-            default="flow"
+    base : {"flow", "gaussian", "generator"}, zuko.flows.Flow or nn.Module, default="flow"
         The base. ``"flow"``: a zuko normalizing flow (family ``flow``) with an exact
         density, so :meth:`score_samples` is a normalized log-density. ``"gaussian"``:
         a full-covariance Gaussian, exact and cheap in high dimension. ``"generator"``:
@@ -93,6 +87,15 @@ class GEBMEstimator(DensityMixin, BaseEstimator):
     energy : "mlp" or torch.nn.Module, default="mlp"
         The energy network, mapping ``(n, n_features)`` to ``(n,)``; a module is
         deep-copied at fit.
+    objective : {"kale", "cd", "dsm", "ssm", "nce", "fce"}, default="kale"
+        How the energy learns (see :mod:`skgebm.objectives`); all train the same model
+        and are scored the same way. ``"kale"``: the GEBM's KALE bound.
+        ``"cd"``: contrastive divergence, maximum likelihood with negatives from
+        persistent latent Langevin chains in a replay buffer. ``"dsm"``/``"ssm"``:
+        denoising / sliced score matching of the model's score (an explicit base is
+        needed). ``"nce"``: noise-contrastive estimation with the base as the noise.
+        ``"fce"``: flow-contrastive estimation, NCE whose base is trained
+        adversarially to confuse the classifier.
     temperature : float, default=1.0
         :math:`T` in :math:`(0, \infty]`, applied by :meth:`score_samples`,
         :meth:`score` and :meth:`sample`. ``float("inf")`` is the base alone.
@@ -168,7 +171,9 @@ class GEBMEstimator(DensityMixin, BaseEstimator):
     memory : str, joblib.Memory or None, default=None
         Caches trained networks keyed on the training parameters and the data, so that
         refits differing only in inference parameters (``temperature``, sampling) train
-        once.
+        once: a grid search over ``temperature`` trains once per fold. Set an integer
+        ``random_state``; with ``None`` every fit draws a new seed and reuses nothing.
+        An interrupted training is never cached.
     warm_start : bool, default=False
         Continue training the fitted networks on the next :meth:`fit`.
     verbose : int, default=0
@@ -181,15 +186,15 @@ class GEBMEstimator(DensityMixin, BaseEstimator):
     ----------
     net_ : skorch.NeuralNet
         The training net: ``net_.module_`` is the energy, ``net_.base_`` the base,
-        ``net_.criterion_`` the KALE objective, ``net_.history`` the per-epoch losses
+        ``net_.criterion_`` the objective, ``net_.history`` the per-epoch losses
         (``train_loss``, ``kale``, ``base_loss``, ``valid_loss``).
     n_iter_ : int
         Training iterations run.
-    location_, scale_ : ndarray of shape (n_features_in_,)
+    location_, scale_ : ndarray of shape (`n_features_in_`,)
         The internal standardization.
     n_features_in_ : int
         Number of features seen during :meth:`fit`.
-    feature_names_in_ : ndarray of shape (n_features_in_,)
+    feature_names_in_ : ndarray of shape (`n_features_in_`,)
         Names of features seen during :meth:`fit`, when they are all strings.
 
     See Also
@@ -217,7 +222,7 @@ class GEBMEstimator(DensityMixin, BaseEstimator):
         "objective": [StrOptions(set(OBJECTIVES))],
         "base": [StrOptions({"flow", "gaussian", "generator"}), nn.Module],
         "energy": [StrOptions({"mlp"}), nn.Module],
-        "temperature": [Interval(Real, 0, None, closed="neither")],
+        "temperature": [Interval(Real, 0, None, closed="right")],
         "flow": [StrOptions({"nsf", "maf", "realnvp"})],
         "n_flow_transforms": [Interval(Integral, 1, None, closed="left")],
         "base_hidden_layer_sizes": ["array-like"],
@@ -356,13 +361,16 @@ class GEBMEstimator(DensityMixin, BaseEstimator):
         train_seed, self._partition_seed = (int(s) for s in rng.randint(2**31 - 1, size=2))
         self._set_standardization(X)
         train = check_memory(self.memory).cache(_train_network, ignore=["verbose"])
-        self.net_ = train(
-            self._standardized(X),
-            settings={name: getattr(self, name) for name in _TRAINING_PARAMS},
-            seed=train_seed,
-            device=str(_resolve_device(self.device)),
-            verbose=self.verbose,
-        )
+        try:
+            self.net_ = train(
+                self._standardized(X),
+                settings={name: getattr(self, name) for name in _TRAINING_PARAMS},
+                seed=train_seed,
+                device=str(_resolve_device(self.device)),
+                verbose=self.verbose,
+            )
+        except _TrainingInterrupted as interruption:
+            self.net_ = interruption.net
         return self._finish_fit()
 
     def partial_fit(self, X, y=None):
@@ -400,6 +408,13 @@ class GEBMEstimator(DensityMixin, BaseEstimator):
     def _finish_fit(self):
         self.n_iter_ = self.net_.n_iter_
         self._scoring_cache = None
+        if self.net_.interrupted_:
+            warnings.warn(
+                f"Training was interrupted at iteration {self.n_iter_}; the estimator "
+                "keeps the weights reached so far (partial_fit continues from them).",
+                UserWarning,
+                stacklevel=3,
+            )
         return self
 
     def _set_standardization(self, X):
@@ -511,11 +526,11 @@ class GEBMEstimator(DensityMixin, BaseEstimator):
         temperature = self._check_temperature()
         log_partition = self.log_partition(temperature)
         energy, base, _ = self._scoring_state()
-        X = torch.as_tensor((X - self.location_) / self.scale_, dtype=torch.float64)
         scores = []
         with torch.no_grad():
-            for x in torch.split(X, _CHUNK):
-                x = x.to(self.net_.device)
+            for start in range(0, len(X), _CHUNK):  # bounded memory for any number of rows
+                rows = (X[start : start + _CHUNK] - self.location_) / self.scale_
+                x = torch.as_tensor(rows, dtype=torch.float64, device=self.net_.device)
                 score = torch.zeros(len(x), dtype=torch.float64, device=x.device)
                 if base.has_density:
                     score += base.log_prob(x)
@@ -561,7 +576,9 @@ class GEBMEstimator(DensityMixin, BaseEstimator):
             Seed of the latents and of the chains; ``None`` uses ``random_state``.
         return_diagnostics : bool, default=False
             Also return the sampler's :class:`~skgebm.samplers.SamplerDiagnostics`
-            (acceptance rate, step size, ESS, R-hat); ``None`` when no chain ran.
+            (acceptance rate, step size, ESS, R-hat) of the first run of at most
+            32,768 chains (more samples run in chunks of that size); ``None`` when no
+            chain ran.
 
         Returns
         -------
@@ -577,18 +594,23 @@ class GEBMEstimator(DensityMixin, BaseEstimator):
         rng = check_random_state(self.random_state if random_state is None else random_state)
         device = self.net_.device
         generator = torch.Generator(device=device).manual_seed(int(rng.randint(2**31 - 1)))
+        sampler = self._make_sampler()
+        run_chains = not math.isinf(temperature) and sampler.n_steps > 0
+        X, diagnostics = np.empty((n_samples, self.n_features_in_)), None
         with self._eval_mode():
-            z = torch.randn(n_samples, self.base_.latent_dim, generator=generator, device=device)
-            diagnostics = None
-            sampler = self._make_sampler()
-            if not math.isinf(temperature) and sampler.n_steps > 0:
-                z, diagnostics = sampler.sample(
-                    self._latent_log_prob(temperature), z, generator=generator
-                )
-            x = torch.cat([self.base_(chunk) for chunk in torch.split(z, _CHUNK)])
+            for start in range(0, n_samples, _MCMC_CHUNK):
+                size = min(_MCMC_CHUNK, n_samples - start)
+                z = torch.randn(size, self.base_.latent_dim, generator=generator, device=device)
+                if run_chains:
+                    z, chunk_diagnostics = sampler.sample(
+                        self._latent_log_prob(temperature), z, generator=generator
+                    )
+                    diagnostics = diagnostics or chunk_diagnostics
+                x = torch.cat([self.base_(chunk) for chunk in torch.split(z, _CHUNK)])
+                X[start : start + size] = x.double().cpu().numpy()
         if self.verbose and diagnostics is not None:
             print(diagnostics)
-        X = x.double().cpu().numpy() * self.scale_ + self.location_
+        X = X * self.scale_ + self.location_
         return (X, diagnostics) if return_diagnostics else X
 
     def _latent_log_prob(self, temperature):
@@ -634,11 +656,14 @@ def _drop_generators(net):
         net.__dict__.pop(name, None)
 
 
-def _train_network(X, *, settings, seed, device, verbose):
-    """Build and train a :class:`GEBMNet` on standardized ``X`` (the cached unit)."""
+def _build_network(n_features, *, settings, seed, device, verbose, valid_data=None):
+    """An initialized, untrained :class:`GEBMNet` for ``n_features`` inputs.
+
+    ``valid_data`` (standardized rows held out for early stopping) adds the
+    validation split and its early-stopping callback.
+    """
     s = settings
     generator = torch.Generator(device=device).manual_seed(seed)
-    n_features = X.shape[1]
     base = build_base(
         s["base"],
         n_features,
@@ -656,23 +681,17 @@ def _train_network(X, *, settings, seed, device, verbose):
         minimum=s["energy_min"],
         generator=generator,
     ).to(device)
-    objective = _build_objective(s, base)
     callbacks = [ProgressBar()] if verbose else []
     train_split = None
-    if s["validation_fraction"] is not None:
-        permutation = np.random.RandomState(seed).permutation(len(X))
-        n_valid = max(1, int(round(s["validation_fraction"] * len(X))))
-        if n_valid >= len(X):
-            raise ValueError("validation_fraction leaves no training data.")
-        X_valid, X = X[permutation[:n_valid]], X[permutation[n_valid:]]
-        train_split = predefined_split(TensorDataset(torch.as_tensor(X_valid)))
+    if valid_data is not None:
+        train_split = predefined_split(TensorDataset(torch.as_tensor(valid_data)))
         callbacks.append(
             EarlyStopping(monitor="valid_loss", patience=s["n_iter_no_change"], load_best=True)
         )
     betas = (s["beta_1"], s["beta_2"])
     net = GEBMNet(
         energy,
-        objective,
+        _build_objective(s, base),
         base=base,
         max_iter=s["max_iter"],
         n_energy_steps=s["n_energy_steps"],
@@ -691,13 +710,43 @@ def _train_network(X, *, settings, seed, device, verbose):
     )
     net.initialize()
     net.criterion_.to(device)
+    return net
+
+
+def _train_network(X, *, settings, seed, device, verbose):
+    """Build and train a :class:`GEBMNet` on standardized ``X`` (the cached unit).
+
+    An interrupted training raises :class:`_TrainingInterrupted`, so that
+    ``joblib.Memory`` does not cache it.
+    """
+    X_valid = None
+    if settings["validation_fraction"] is not None:
+        permutation = np.random.RandomState(seed).permutation(len(X))
+        n_valid = max(1, int(round(settings["validation_fraction"] * len(X))))
+        if n_valid >= len(X):
+            raise ValueError("validation_fraction leaves no training data.")
+        X_valid, X = X[permutation[:n_valid]], X[permutation[n_valid:]]
+    net = _build_network(
+        X.shape[1], settings=settings, seed=seed, device=device, verbose=verbose,
+        valid_data=X_valid,
+    )
     _seed_generators(net, seed)
     try:
         net.initialize_log_partition()
         net.partial_fit(X)
     finally:
         _drop_generators(net)
+    if net.interrupted_:
+        raise _TrainingInterrupted(net)
     return net
+
+
+class _TrainingInterrupted(Exception):
+    """Carries the network of a training stopped by ``KeyboardInterrupt``."""
+
+    def __init__(self, net):
+        super().__init__(net)
+        self.net = net
 
 
 def _build_objective(settings, base):

@@ -109,6 +109,9 @@ class GEBMNet(NeuralNet):
     rng_, data_rng_ : torch.Generator
         Set by the caller for the duration of a fit: randomness of the steps (on the
         device) and of the minibatch order (on the CPU). They are not pickled.
+    interrupted_ : bool
+        Whether the last ``fit``/``partial_fit`` was stopped by ``KeyboardInterrupt``
+        (skorch then returns normally with the weights reached).
     """
 
     def __init__(
@@ -139,6 +142,7 @@ class GEBMNet(NeuralNet):
 
     def initialize(self):
         super().initialize()
+        self.interrupted_ = False
         self.n_iter_ = 0
         self.n_base_steps_ = 0
         self._since_base_step = 0
@@ -180,6 +184,16 @@ class GEBMNet(NeuralNet):
             per_epoch=ITERATIONS_PER_EPOCH,
             generator=self.data_rng_,
         )
+
+    def fit_loop(self, X, y=None, **fit_params):
+        # skorch stops quietly on KeyboardInterrupt, keeping the weights reached;
+        # the flag lets the estimator tell an interrupted training from a finished one
+        self.interrupted_ = False
+        try:
+            return super().fit_loop(X, y, **fit_params)
+        except KeyboardInterrupt:
+            self.interrupted_ = True
+            raise
 
     def latent(self, n_samples):
         """Standard normal latents from the fit's generator."""

@@ -3,6 +3,10 @@
 import pytest
 import torch
 
+# The tests train tiny networks, for which a second intra-op thread costs more than it
+# gains, and on a shared CI core it oversubscribes (measured 5-15x slower fits).
+torch.set_num_threads(1)
+
 #: Settings that train in well under a second: for API and contract tests, not quality.
 FAST = dict(
     max_iter=30,

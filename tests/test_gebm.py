@@ -239,3 +239,25 @@ def test_eight_gaussians_likelihood_close_to_truth():
     truth = eight_gaussians_log_density(X_test).mean()
     assert gebm > base
     assert gebm > truth - 0.15
+
+
+def test_keyboard_interrupt_keeps_the_weights_reached(moons, fast_params, monkeypatch, tmp_path):
+    from skgebm._training import GEBMNet
+
+    train_step = GEBMNet.train_step
+
+    def interrupted_step(self, batch, **fit_params):
+        if self.n_iter_ == 10:
+            raise KeyboardInterrupt
+        return train_step(self, batch, **fit_params)
+
+    monkeypatch.setattr(GEBMNet, "train_step", interrupted_step)
+    params = {**fast_params, "memory": str(tmp_path)}
+    with pytest.warns(UserWarning, match="interrupted at iteration 10"):
+        est = GEBMEstimator(random_state=0, **params).fit(moons)
+    assert est.n_iter_ == 10 and np.all(np.isfinite(est.score_samples(moons)))
+    monkeypatch.setattr(GEBMNet, "train_step", train_step)
+    est.partial_fit(moons)  # continues from the weights reached
+    assert est.n_iter_ == 10 + fast_params["max_iter"]
+    # an interrupted training is not cached: a refit trains in full
+    assert GEBMEstimator(random_state=0, **params).fit(moons).n_iter_ == fast_params["max_iter"]

@@ -60,7 +60,17 @@ class FlowBase(nn.Module):
         return self.flow().transform.inv(z)
 
     def log_prob(self, x):
-        """Exact log-density of the base at ``x``."""
+        """Exact log-density of the base at ``x``.
+
+        Parameters
+        ----------
+        x : torch.Tensor of shape (n_samples, n_features)
+            Points in data space.
+
+        Returns
+        -------
+        log_prob : torch.Tensor of shape (n_samples,)
+        """
         return self.flow().log_prob(x)
 
 
@@ -95,7 +105,17 @@ class GaussianBase(nn.Module):
         return self.loc + z @ self.scale_tril().T
 
     def log_prob(self, x):
-        """Exact Gaussian log-density at ``x``."""
+        """Exact Gaussian log-density at ``x``.
+
+        Parameters
+        ----------
+        x : torch.Tensor of shape (n_samples, n_features)
+            Points in data space.
+
+        Returns
+        -------
+        log_prob : torch.Tensor of shape (n_samples,)
+        """
         z = torch.linalg.solve_triangular(
             self.scale_tril(), (x - self.loc).T, upper=False
         ).T

@@ -13,10 +13,12 @@ def mlp(in_features, hidden_layer_sizes, out_features, *, spectral_norm=False):
 
     Parameters
     ----------
-    in_features, out_features : int
-        Input and output widths.
+    in_features : int
+        Input width.
     hidden_layer_sizes : sequence of int
         Widths of the hidden layers.
+    out_features : int
+        Output width.
     spectral_norm : bool, default=False
         Wrap every linear layer in :func:`torch.nn.utils.parametrizations.spectral_norm`
         (a 1-Lipschitz control of the network).

@@ -62,17 +62,57 @@ class EnergyObjective(nn.Module):
             As many base samples (None unless ``uses_base_samples``).
         generator : torch.Generator
             Source of any randomness of the loss.
+
+        Returns
+        -------
+        loss : torch.Tensor
+            A scalar to minimise in the energy's parameters (and ``A``).
+        stat : torch.Tensor
+            The objective's monitored statistic, named :attr:`stat_name` in the
+            training history.
         """
         raise NotImplementedError
 
     def penalty(self, energy, x_data, x_other, generator):
-        """The weighted gradient penalty (0 when its weight is 0)."""
+        """The weighted gradient penalty (0 when its weight is 0).
+
+        Parameters
+        ----------
+        energy : torch.nn.Module
+            The energy network.
+        x_data : torch.Tensor
+            A minibatch of data.
+        x_other : torch.Tensor
+            As many points to interpolate with the data.
+        generator : torch.Generator
+            Source of the interpolation weights.
+
+        Returns
+        -------
+        penalty : torch.Tensor or float
+            A scalar, or ``0.0`` when ``gradient_penalty`` is 0.
+        """
         if not self.gradient_penalty:
             return 0.0
         return self.gradient_penalty * gradient_penalty(energy, x_data, x_other, generator)
 
     def base_loss(self, energy, base, x_data, z):
-        """Loss of a base step, on data ``x_data`` and latents ``z``."""
+        """Loss of a base step, on data ``x_data`` and latents ``z``.
+
+        Parameters
+        ----------
+        energy, base : torch.nn.Module
+            The networks.
+        x_data : torch.Tensor
+            A minibatch of data (used by ``base_loss="mle"``).
+        z : torch.Tensor
+            Standard normal latents of the base samples (used by the other losses).
+
+        Returns
+        -------
+        loss : torch.Tensor
+            A scalar to minimise in the base's parameters.
+        """
         if self.base_loss_kind == "mle":
             return -base.log_prob(x_data).mean()
         shifted = energy(base(z))
@@ -86,6 +126,20 @@ class EnergyObjective(nn.Module):
         The negative log-likelihood of the model when the base has a density, with the
         partition estimated on the base samples ``G(z)``; otherwise the negative KALE
         at its optimal log-partition, ``mean_data E + logmeanexp(-E(G(z)))``.
+
+        Parameters
+        ----------
+        energy, base : torch.nn.Module
+            The networks.
+        x_data : torch.Tensor
+            Held-out data.
+        z : torch.Tensor
+            Standard normal latents of the base samples that estimate the partition.
+
+        Returns
+        -------
+        loss : torch.Tensor
+            A scalar.
         """
         log_ratio = -energy(x_data) - logmeanexp(-energy(base(z)))
         if base.has_density:
@@ -94,5 +148,11 @@ class EnergyObjective(nn.Module):
 
     @torch.no_grad()
     def initialize_log_partition(self, energy_base):
-        """Start ``A`` at its optimum for the current energy, ``logmeanexp(-E)``."""
+        """Start ``A`` at its optimum for the current energy, ``logmeanexp(-E)``.
+
+        Parameters
+        ----------
+        energy_base : torch.Tensor
+            The energy of base samples.
+        """
         self.log_partition.copy_(logmeanexp(-energy_base))

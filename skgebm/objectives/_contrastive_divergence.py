@@ -67,7 +67,22 @@ class ContrastiveDivergence(EnergyObjective):
         self.chains = None  # latent states, created at the first step
 
     def negative_samples(self, energy, base, n_samples, generator):
-        """Advance ``n_samples`` chains of the buffer and return their data points."""
+        """Advance ``n_samples`` chains of the buffer and return their data points.
+
+        Parameters
+        ----------
+        energy, base : torch.nn.Module
+            The networks; the chains target ``-|z|^2 / 2 - E(G(z))``.
+        n_samples : int
+            Number of chains drawn from the buffer.
+        generator : torch.Generator
+            Source of the draws, the restarts and the Langevin noise.
+
+        Returns
+        -------
+        x_negative : torch.Tensor
+            ``G(z)`` at the advanced chains, without a graph.
+        """
         device = self.log_partition.device
         if self.chains is None:
             self.chains = torch.randn(
@@ -91,6 +106,29 @@ class ContrastiveDivergence(EnergyObjective):
             return base(z)
 
     def energy_loss(self, energy, base, x_data, x_base, generator):
+        """The contrastive-divergence loss on data and fresh negatives.
+
+        Parameters
+        ----------
+        energy, base : torch.nn.Module
+            The networks.
+        x_data : torch.Tensor
+            A minibatch of data.
+        x_base : torch.Tensor or None
+            Unused (None): the negatives come from :meth:`negative_samples`.
+        generator : torch.Generator
+            Source of the chains' restarts and Langevin noise, and of the gradient
+            penalty's interpolation weights.
+
+        Returns
+        -------
+        loss : torch.Tensor
+            The energy gap between data and negatives, plus the magnitude and
+            gradient penalties.
+        gap : torch.Tensor
+            ``mean_data E - mean_negatives E`` (detached); it goes to 0 as the
+            model's samples match the data.
+        """
         x_negative = self.negative_samples(energy, base, len(x_data), generator)
         energy_data, energy_negative = energy(x_data), energy(x_negative)
         gap = energy_data.mean() - energy_negative.mean()

@@ -8,7 +8,18 @@ __all__ = ["gradient_penalty", "logmeanexp", "model_score"]
 
 
 def logmeanexp(values):
-    """``log(mean(exp(values)))`` over all entries, computed stably."""
+    """``log(mean(exp(values)))`` over all entries, computed stably.
+
+    Parameters
+    ----------
+    values : torch.Tensor
+        Any shape; all its entries are averaged.
+
+    Returns
+    -------
+    value : torch.Tensor
+        A scalar.
+    """
     return torch.logsumexp(values.reshape(-1), dim=0) - math.log(values.numel())
 
 
@@ -18,6 +29,22 @@ def gradient_penalty(energy, x_data, x_other, generator):
     As in the reference implementation this is ``mean ||grad E(x_hat)||^2`` with
     ``x_hat = t x_data + (1 - t) x_other``, ``t ~ U(0, 1)`` per pair — a soft Lipschitz
     control, not WGAN-GP's ``(||g|| - 1)^2``.
+
+    Parameters
+    ----------
+    energy : callable
+        Maps ``(n, ...)`` points to ``(n,)`` energies.
+    x_data : torch.Tensor
+        A minibatch of data.
+    x_other : torch.Tensor
+        As many points to pair with the data (base samples or negatives).
+    generator : torch.Generator
+        Source of the interpolation weights ``t``.
+
+    Returns
+    -------
+    penalty : torch.Tensor
+        A scalar, differentiable in the energy's parameters.
     """
     shape = (len(x_data),) + (1,) * (x_data.dim() - 1)
     t = torch.rand(shape, generator=generator, device=x_data.device, dtype=x_data.dtype)
@@ -31,7 +58,24 @@ def model_score(energy, base, x):
 
     The base's part is a constant for the energy's parameters (the base has its own
     objective), so only the energy's part keeps its graph, for score-matching losses
-    that differentiate through it. Returns the score and ``x`` (which requires grad).
+    that differentiate through it.
+
+    Parameters
+    ----------
+    energy : callable
+        Maps ``(n, ...)`` points to ``(n,)`` energies.
+    base : torch.nn.Module
+        An explicit base, with a ``log_prob`` method.
+    x : torch.Tensor
+        Where to evaluate the score.
+
+    Returns
+    -------
+    score : torch.Tensor
+        The model's score, of the shape of ``x``.
+    x : torch.Tensor
+        A detached copy of ``x`` that requires grad, the variable ``score`` is a
+        function of (for Hessian-vector products).
     """
     x = x.detach().requires_grad_(True)
     with torch.enable_grad():

@@ -31,18 +31,52 @@ class KALE(EnergyObjective):
     >>> from skgebm.objectives import KALE
     >>> kale = KALE(gradient_penalty=0.0)
     >>> zero = torch.zeros(4)
-    >>> float(kale.bound(zero, zero))  # a constant energy finds no difference
+    >>> kale.bound(zero, zero).item()  # a constant energy finds no difference
     0.0
     """
 
     stat_name = "kale"
 
     def bound(self, energy_data, energy_base):
-        """The KALE lower bound from energies on data and on base samples."""
+        """The KALE lower bound from energies on data and on base samples.
+
+        Parameters
+        ----------
+        energy_data : torch.Tensor
+            The energy of a minibatch of data.
+        energy_base : torch.Tensor
+            The energy of base samples.
+
+        Returns
+        -------
+        kale : torch.Tensor
+            A scalar, differentiable in the energy and in ``A``.
+        """
         shifted_base = energy_base + self.log_partition
         return 1 - (energy_data + self.log_partition).mean() - torch.exp(-shifted_base).mean()
 
     def energy_loss(self, energy, base, x_data, x_base, generator):
+        """The negative KALE bound of an energy step.
+
+        Parameters
+        ----------
+        energy, base : torch.nn.Module
+            The networks.
+        x_data : torch.Tensor
+            A minibatch of data.
+        x_base : torch.Tensor or None
+            As many base samples.
+        generator : torch.Generator
+            Source of the gradient penalty's interpolation weights.
+
+        Returns
+        -------
+        loss : torch.Tensor
+            ``-KALE`` plus the gradient penalty.
+        kale : torch.Tensor
+            The KALE bound (detached), an estimate of a lower bound of
+            ``KL(P || B)``.
+        """
         kale = self.bound(energy(x_data), energy(x_base))
         loss = -kale + self.penalty(energy, x_data, x_base, generator)
         return loss, kale.detach()

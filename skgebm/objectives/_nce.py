@@ -35,7 +35,7 @@ class NCE(EnergyObjective):
     >>> nce = NCE(gradient_penalty=0.0)
     >>> energy = lambda x: x.sum(-1)
     >>> loss, _ = nce.energy_loss(energy, None, torch.zeros(8, 2), torch.zeros(8, 2), None)
-    >>> round(float(loss), 4)  # 2 log 2: chance level
+    >>> round(loss.item(), 4)  # 2 log 2: chance level
     1.3863
     """
 
@@ -45,6 +45,26 @@ class NCE(EnergyObjective):
         super().__init__(gradient_penalty, base_loss)
 
     def energy_loss(self, energy, base, x_data, x_base, generator):
+        """The logistic loss of telling data from base samples.
+
+        Parameters
+        ----------
+        energy, base : torch.nn.Module
+            The networks.
+        x_data : torch.Tensor
+            A minibatch of data.
+        x_base : torch.Tensor or None
+            As many base samples, the noise of the classifier.
+        generator : torch.Generator
+            Source of the gradient penalty's interpolation weights.
+
+        Returns
+        -------
+        loss : torch.Tensor
+            The logistic loss plus the gradient penalty.
+        logistic : torch.Tensor
+            The logistic loss alone (detached): ``2 log 2`` at chance level.
+        """
         logistic = (
             softplus(energy(x_data) + self.log_partition).mean()
             + softplus(-(energy(x_base) + self.log_partition)).mean()

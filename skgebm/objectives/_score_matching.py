@@ -38,6 +38,27 @@ class DenoisingScoreMatching(EnergyObjective):
         self.noise_scale = noise_scale
 
     def energy_loss(self, energy, base, x_data, x_base, generator):
+        """The denoising score-matching loss at noisy data.
+
+        Parameters
+        ----------
+        energy, base : torch.nn.Module
+            The networks.
+        x_data : torch.Tensor
+            A minibatch of data.
+        x_base : torch.Tensor or None
+            Unused (None): the loss needs no base samples.
+        generator : torch.Generator
+            Source of the noise ``eps`` and of the gradient penalty's interpolation
+            weights.
+
+        Returns
+        -------
+        loss : torch.Tensor
+            The denoising Fisher divergence plus the gradient penalty.
+        fisher : torch.Tensor
+            The denoising Fisher divergence alone (detached).
+        """
         eps = torch.randn(
             x_data.shape, generator=generator, device=x_data.device, dtype=x_data.dtype
         )
@@ -76,6 +97,27 @@ class SlicedScoreMatching(EnergyObjective):
         return bool(self.gradient_penalty)
 
     def energy_loss(self, energy, base, x_data, x_base, generator):
+        """The sliced score-matching loss at data.
+
+        Parameters
+        ----------
+        energy, base : torch.nn.Module
+            The networks.
+        x_data : torch.Tensor
+            A minibatch of data.
+        x_base : torch.Tensor or None
+            As many base samples when ``gradient_penalty`` is nonzero, else None.
+        generator : torch.Generator
+            Source of the directions ``v`` and of the gradient penalty's
+            interpolation weights.
+
+        Returns
+        -------
+        loss : torch.Tensor
+            The sliced Fisher divergence plus the gradient penalty.
+        fisher : torch.Tensor
+            The sliced Fisher divergence alone (detached), up to a constant.
+        """
         v = torch.randn(
             x_data.shape, generator=generator, device=x_data.device, dtype=x_data.dtype
         )

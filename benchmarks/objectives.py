@@ -1,0 +1,105 @@
+"""The objective family side by side: KALE, CD, DSM, SSM, NCE and FCE on the same networks.
+
+For each data set (5,000 training / 5,000 test points of 8 Gaussians and of two
+moons) every objective trains the same energy on the same base, from the same seed;
+the table reports the mean test log-likelihood (nats, in the data's units), the MMD²
+of 1,000 samples (after MCMC) to held-out data, and the fit time. The ``base`` row is
+the starting point: the base alone (``temperature=inf``) of the KALE fit. With
+``--base gaussian`` (the default) the base cannot represent the modes, so the table
+measures what each energy learns; ``--base flow`` compares them on top of the
+estimator's default flow. ``truth`` is the exact log-density of 8 Gaussians and the
+noise floor of MMD² (a second draw of the data)::
+
+    OMP_NUM_THREADS=1 python benchmarks/objectives.py --json objectives.json
+"""
+
+import argparse
+import time
+from pathlib import Path
+
+import numpy as np
+
+from _common import format_text_table, write_json
+from skgebm import GEBMEstimator
+from skgebm.datasets import eight_gaussians_log_density, make_eight_gaussians, make_two_moons
+from skgebm.metrics import mmd2
+
+OBJECTIVES = ("kale", "cd", "dsm", "ssm", "nce", "fce")
+DATASETS = {"8 Gaussians": make_eight_gaussians, "two moons": make_two_moons}
+TRUE_LOG_DENSITY = {"8 Gaussians": eight_gaussians_log_density}
+
+
+def evaluate(name, make_data, args):
+    X_train = make_data(args.n_samples, random_state=0)
+    X_test = make_data(args.n_samples, random_state=1)
+    held_out = make_data(1000, random_state=2)
+    rows = []
+    for objective in OBJECTIVES:
+        est = GEBMEstimator(
+            base=args.base, objective=objective, max_iter=args.max_iter, random_state=0
+        )
+        start = time.perf_counter()
+        est.fit(X_train)
+        fit_time = time.perf_counter() - start
+        rows.append(_row(objective, est, X_test, held_out, fit_time))
+        if objective == "kale":
+            base_row = _row("base", est.set_params(temperature=float("inf")), X_test, held_out)
+    rows.insert(0, base_row)
+    truth = TRUE_LOG_DENSITY.get(name)
+    rows.append(
+        {
+            "method": "truth",
+            "log_likelihood": float(np.mean(truth(X_test))) if truth else None,
+            "mmd2": mmd2(make_data(1000, random_state=3), held_out),
+            "fit_s": None,
+        }
+    )
+    return [{"data": name} | row for row in rows]
+
+
+def _row(method, est, X_test, held_out, fit_time=None):
+    return {
+        "method": method,
+        "log_likelihood": est.score(X_test),
+        "mmd2": mmd2(est.sample(1000, random_state=0), held_out),
+        "fit_s": fit_time,
+    }
+
+
+def _cell(value, fmt):
+    return "–" if value is None else format(value, fmt)
+
+
+def main():
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--base", default="gaussian", choices=["gaussian", "flow"])
+    parser.add_argument("--n-samples", type=int, default=5000)
+    parser.add_argument("--max-iter", type=int, default=1000)
+    parser.add_argument("--json", type=Path, help="write the results to this file")
+    args = parser.parse_args()
+
+    start = time.perf_counter()
+    results = [row for name, make in DATASETS.items() for row in evaluate(name, make, args)]
+    print(f"objectives on a {args.base} base, max_iter={args.max_iter}, n={args.n_samples}")
+    print(
+        format_text_table(
+            ["data", "method", "test log-lik", "MMD² x 1e3", "fit s"],
+            [
+                [
+                    r["data"],
+                    r["method"],
+                    _cell(r["log_likelihood"], ".3f"),
+                    _cell(None if r["mmd2"] is None else 1e3 * r["mmd2"], ".2f"),
+                    _cell(r["fit_s"], ".1f"),
+                ]
+                for r in results
+            ],
+        )
+    )
+    print(f"total {time.perf_counter() - start:.0f} s")
+    if args.json:
+        write_json(args.json, {"settings": vars(args) | {"json": str(args.json)}, "results": results})
+
+
+if __name__ == "__main__":
+    main()

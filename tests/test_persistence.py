@@ -1,0 +1,117 @@
+"""Persistence: pickle and the pickle-free save/load give the same model back."""
+
+import copy
+import os
+import pickle
+import subprocess
+import sys
+
+import joblib
+import numpy as np
+import pytest
+import torch
+from sklearn.datasets import make_moons
+
+from skgebm import GEBMEstimator, GEBMOutlierDetector
+from skgebm.persistence import load, save
+
+
+@pytest.fixture(scope="module")
+def frame():
+    pd = pytest.importorskip("pandas")
+    X, _ = make_moons(200, noise=0.1, random_state=0)
+    return pd.DataFrame(X * 10.0, columns=["width", "height"])
+
+
+SETTINGS = [
+    {},
+    {"base": "generator", "latent_dim": 2},
+    {"base": "gaussian", "objective": "nce"},
+]
+
+
+@pytest.mark.parametrize("settings", SETTINGS, ids=["flow", "generator", "gaussian-nce"])
+def test_save_load_gives_the_same_model(frame, fast_params, tmp_path, settings):
+    est = GEBMEstimator(random_state=0, temperature=0.7, **fast_params, **settings).fit(frame)
+    save(est, tmp_path / "model.pt")
+    loaded = load(tmp_path / "model.pt")
+    assert type(loaded) is GEBMEstimator and loaded.get_params() == est.get_params()
+    np.testing.assert_array_equal(loaded.feature_names_in_, ["width", "height"])
+    np.testing.assert_array_equal(loaded.score_samples(frame), est.score_samples(frame))
+    np.testing.assert_array_equal(
+        loaded.sample(20, random_state=1), est.sample(20, random_state=1)
+    )
+    # the optimizers' state comes back too: continued training is the same
+    continued = copy.deepcopy(est).partial_fit(frame)
+    np.testing.assert_allclose(
+        loaded.partial_fit(frame).score_samples(frame), continued.score_samples(frame)
+    )
+
+
+def test_save_load_keeps_the_outlier_threshold(frame, fast_params, tmp_path):
+    detector = GEBMOutlierDetector(contamination=0.1, random_state=0, **fast_params).fit(frame)
+    save(detector, tmp_path / "detector.pt")
+    loaded = load(tmp_path / "detector.pt")
+    assert loaded.offset_ == detector.offset_
+    np.testing.assert_array_equal(loaded.predict(frame), detector.predict(frame))
+
+
+def test_saved_file_holds_data_only(frame, fast_params, tmp_path):
+    save(GEBMEstimator(random_state=0, **fast_params).fit(frame), tmp_path / "model.pt")
+    state = torch.load(tmp_path / "model.pt", weights_only=True)  # refuses any code
+    assert state["format"] == "skgebm-1"
+
+
+def test_save_refuses_what_needs_pickle(frame, fast_params, tmp_path):
+    energy = torch.nn.Sequential(torch.nn.Linear(2, 8), torch.nn.Tanh(), torch.nn.Linear(8, 1))
+    est = GEBMEstimator(energy=energy, random_state=0, **fast_params)
+    with pytest.raises(Exception, match="not fitted"):
+        save(est, tmp_path / "model.pt")
+    with pytest.raises(TypeError, match="'energy' holds a Sequential.*pickle"):
+        save(est.fit(frame), tmp_path / "model.pt")
+    with pytest.raises(ValueError, match="not a model written by"):
+        torch.save({"weights": torch.zeros(2)}, tmp_path / "other.pt")
+        load(tmp_path / "other.pt")
+
+
+def test_load_on_another_device(frame, fast_params, tmp_path):
+    est = GEBMEstimator(random_state=0, **{**fast_params, "device": "auto"}).fit(frame)
+    save(est, tmp_path / "model.pt")
+    loaded = load(tmp_path / "model.pt", device="cpu")
+    assert loaded.device == "cpu" and loaded.net_.device == "cpu"
+    np.testing.assert_allclose(loaded.score_samples(frame), est.score_samples(frame), rtol=1e-5)
+
+
+@pytest.mark.parametrize("dump", ["pickle", "joblib"])
+def test_pickle_and_joblib_round_trip(frame, fast_params, tmp_path, dump):
+    est = GEBMEstimator(random_state=0, **fast_params).fit(frame)
+    if dump == "pickle":
+        loaded = pickle.loads(pickle.dumps(est))
+    else:
+        joblib.dump(est, tmp_path / "model.joblib")
+        loaded = joblib.load(tmp_path / "model.joblib")
+    np.testing.assert_array_equal(loaded.score_samples(frame), est.score_samples(frame))
+    np.testing.assert_array_equal(
+        loaded.sample(20, random_state=1), est.sample(20, random_state=1)
+    )
+
+
+@pytest.mark.gpu
+def test_model_fitted_on_cuda_loads_without_cuda(frame, fast_params, tmp_path):
+    est = GEBMEstimator(random_state=0, **{**fast_params, "device": "cuda"}).fit(frame)
+    joblib.dump(est, tmp_path / "model.joblib")
+    save(est, tmp_path / "model.pt")
+    np.save(tmp_path / "expected.npy", est.score_samples(frame))
+    frame.to_csv(tmp_path / "frame.csv", index=False)
+    script = f"""
+import joblib, numpy as np, pandas as pd, torch
+from skgebm.persistence import load
+assert not torch.cuda.is_available()
+frame = pd.read_csv({str(tmp_path / "frame.csv")!r})
+expected = np.load({str(tmp_path / "expected.npy")!r})
+for est in (joblib.load({str(tmp_path / "model.joblib")!r}),
+            load({str(tmp_path / "model.pt")!r}, device="cpu")):
+    np.testing.assert_allclose(est.score_samples(frame), expected, rtol=1e-4, atol=1e-4)
+"""
+    env = {**os.environ, "CUDA_VISIBLE_DEVICES": ""}
+    subprocess.run([sys.executable, "-c", script], check=True, env=env)

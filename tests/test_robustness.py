@@ -1,0 +1,99 @@
+"""Awkward data: generated arrays, odd shapes, scales and dtypes, and bounded memory."""
+
+import numpy as np
+import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+from hypothesis.extra.numpy import arrays
+
+import skgebm._gebm
+from skgebm import GEBMEstimator
+
+#: Settings for many fits per test: a few steps of tiny networks.
+TINY = dict(
+    max_iter=5,
+    batch_size=16,
+    n_burst_steps=1,
+    base_hidden_layer_sizes=(8,),
+    energy_hidden_layer_sizes=(8,),
+    n_flow_transforms=1,
+    n_partition_samples=256,
+    n_mcmc_steps=2,
+    device="cpu",
+    random_state=0,
+)
+
+finite_data = st.tuples(st.integers(2, 40), st.integers(1, 4)).flatmap(
+    lambda shape: arrays(
+        np.float64,
+        shape,
+        elements=st.floats(-1e12, 1e12, allow_nan=False, allow_subnormal=False),
+    )
+)
+
+
+def _check_fitted_model(est, X):
+    scores = est.score_samples(X)
+    samples = est.sample(7, random_state=0)
+    assert scores.shape == (len(X),) and np.all(np.isfinite(scores))
+    assert samples.shape == (7, X.shape[1]) and np.all(np.isfinite(samples))
+
+
+@settings(max_examples=50, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(X=finite_data, base=st.sampled_from(["flow", "gaussian", "generator"]))
+def test_any_finite_array_fits_and_scores(X, base):
+    _check_fitted_model(GEBMEstimator(base=base, **TINY).fit(X), X)
+
+
+@pytest.mark.parametrize(
+    "make_X",
+    [
+        pytest.param(lambda rng: np.c_[rng.normal(size=50), np.full(50, 3.0)], id="constant"),
+        pytest.param(lambda rng: np.full((30, 3), -2.5), id="all-constant"),
+        pytest.param(lambda rng: np.repeat(rng.normal(size=(5, 2)), 10, axis=0), id="dupes"),
+        pytest.param(lambda rng: rng.normal(size=(60, 1)), id="one-feature"),
+        pytest.param(lambda rng: rng.normal(size=(40, 500)), id="500-features"),
+        pytest.param(lambda rng: 1e8 + rng.normal(size=(50, 2)), id="around-1e8"),
+        pytest.param(lambda rng: 1e-8 * rng.normal(size=(50, 2)), id="around-1e-8"),
+        pytest.param(lambda rng: rng.randint(0, 5, size=(50, 3)), id="integers"),
+        pytest.param(lambda rng: rng.normal(size=(50, 2)).astype(np.float32), id="float32"),
+    ],
+)
+def test_awkward_data_fits_and_scores(make_X):
+    X = make_X(np.random.RandomState(0))
+    _check_fitted_model(GEBMEstimator(**TINY).fit(X), X)
+
+
+@pytest.mark.parametrize("scale", [1e-8, 1e8])
+def test_change_of_units_shifts_scores_by_the_log_jacobian(scale):
+    X = np.random.RandomState(0).normal(size=(80, 2))
+    est = GEBMEstimator(**TINY).fit(X)
+    scaled = GEBMEstimator(**TINY).fit(X * scale)
+    np.testing.assert_allclose(
+        scaled.score_samples(X * scale), est.score_samples(X) - 2 * np.log(scale), atol=1e-3
+    )
+    np.testing.assert_allclose(
+        scaled.sample(5, random_state=0), est.sample(5, random_state=0) * scale, rtol=1e-3
+    )
+
+
+def test_scores_and_samples_are_computed_in_chunks(monkeypatch):
+    X = np.random.RandomState(0).normal(size=(100, 2))
+    est = GEBMEstimator(**{**TINY, "sampler": "ula"}).fit(X)
+    whole_scores = est.score_samples(X)
+    monkeypatch.setattr(skgebm._gebm, "_CHUNK", 7)
+    monkeypatch.setattr(skgebm._gebm, "_MCMC_CHUNK", 16)
+    np.testing.assert_allclose(est.score_samples(X), whole_scores, rtol=1e-12)
+    samples, diagnostics = est.sample(40, random_state=0, return_diagnostics=True)
+    assert samples.shape == (40, 2) and np.all(np.isfinite(samples))
+    assert diagnostics is not None
+
+
+def test_feature_names_are_checked_at_score_time():
+    pd = pytest.importorskip("pandas")
+    frame = pd.DataFrame(np.random.RandomState(0).normal(size=(50, 2)), columns=["x", "y"])
+    est = GEBMEstimator(**TINY).fit(frame)
+    with pytest.raises(ValueError, match="feature names"):
+        est.score_samples(frame[["y", "x"]])
+    with pytest.warns(UserWarning, match="feature names"):
+        est.score_samples(frame.to_numpy())
