@@ -11,12 +11,12 @@ from sklearn.base import BaseEstimator, DensityMixin, _fit_context
 from sklearn.utils import check_random_state
 from sklearn.utils._param_validation import HasMethods, Interval, StrOptions
 from sklearn.utils.validation import check_is_fitted, check_memory, validate_data
-from skorch.callbacks import EarlyStopping, ProgressBar
+from skorch.callbacks import ProgressBar
 from skorch.helper import predefined_split
 from torch import nn
 from torch.utils.data import TensorDataset
 
-from ._training import ITERATIONS_PER_EPOCH, GEBMNet
+from ._training import ITERATIONS_PER_EPOCH, EarlyStopping, GEBMNet
 from .networks import build_base, build_energy
 from .objectives import OBJECTIVES, logmeanexp
 from .samplers import make_sampler
@@ -685,9 +685,7 @@ def _build_network(n_features, *, settings, seed, device, verbose, valid_data=No
     train_split = None
     if valid_data is not None:
         train_split = predefined_split(TensorDataset(torch.as_tensor(valid_data)))
-        callbacks.append(
-            EarlyStopping(monitor="valid_loss", patience=s["n_iter_no_change"], load_best=True)
-        )
+        callbacks.append(EarlyStopping(patience=s["n_iter_no_change"]))
     betas = (s["beta_1"], s["beta_2"])
     net = GEBMNet(
         energy,

@@ -21,13 +21,13 @@ import warnings
 
 import torch
 from skorch import NeuralNet
-from skorch.callbacks import EpochTimer, PrintLog
+from skorch.callbacks import Callback, EpochTimer, PrintLog
 from skorch.utils import to_device
 from torch.utils.data import TensorDataset
 
 from .exceptions import TrainingDivergedError
 
-__all__ = ["ITERATIONS_PER_EPOCH", "GEBMNet", "MinibatchIterator"]
+__all__ = ["ITERATIONS_PER_EPOCH", "EarlyStopping", "GEBMNet", "MinibatchIterator"]
 
 #: Training iterations (energy steps) summarised by one row of the history.
 ITERATIONS_PER_EPOCH = 100
@@ -79,6 +79,45 @@ class MinibatchIterator:
         if self.generator is None:
             return math.ceil(len(self.data) / self.batch_size)
         return min(self.per_epoch, self.remaining)
+
+
+class EarlyStopping(Callback):
+    """Stop when ``valid_loss`` has not improved for ``patience`` epochs; keep the best.
+
+    skorch's own ``EarlyStopping`` restores only ``module_``; a GEBM is the energy,
+    the base and the log-partition together, so this one snapshots and restores all
+    of them (and their optimizers) at the best epoch.
+
+    Parameters
+    ----------
+    patience : int
+        Epochs without improvement before stopping.
+    """
+
+    def __init__(self, patience):
+        self.patience = patience
+
+    def initialize(self):
+        self.best_loss_ = math.inf
+        self.best_state_ = None
+        self.misses_ = 0
+        self.stopped_ = False
+        return self
+
+    def on_epoch_end(self, net, **kwargs):
+        loss = net.history[-1, "valid_loss"]
+        if loss < self.best_loss_:
+            self.best_loss_, self.best_state_, self.misses_ = loss, net._snapshot(), 0
+            return
+        self.misses_ += 1
+        if self.misses_ >= self.patience:
+            self.stopped_ = True
+            raise KeyboardInterrupt  # skorch's way of ending training early
+
+    def on_train_end(self, net, **kwargs):
+        if self.best_state_ is not None:  # dropped once used: it doubles the model's size
+            net._restore(self.best_state_)
+            self.best_state_ = None
 
 
 class GEBMNet(NeuralNet):
@@ -192,7 +231,10 @@ class GEBMNet(NeuralNet):
         try:
             return super().fit_loop(X, y, **fit_params)
         except KeyboardInterrupt:
-            self.interrupted_ = True
+            self.interrupted_ = not any(
+                isinstance(callback, EarlyStopping) and callback.stopped_
+                for _, callback in self.callbacks_
+            )
             raise
 
     def latent(self, n_samples):
@@ -310,6 +352,11 @@ class GEBMNet(NeuralNet):
             }
         )
 
+    def _restore(self, snapshot):
+        for name, state in snapshot.items():
+            getattr(self, name + "_").load_state_dict(state)
+        self._base_pool = None
+
     def _recover(self, means):
         bad = ", ".join(f"{name}={value}" for name, value in means.items())
         if self._good_state is None or self.n_restarts_ >= self.max_restarts:
@@ -320,12 +367,10 @@ class GEBMNet(NeuralNet):
                 "gradient_penalty too small to keep the energy Lipschitz, or "
                 "unscaled inputs (standardize=False) with large values."
             )
-        for name, state in self._good_state.items():
-            getattr(self, name + "_").load_state_dict(state)
+        self._restore(self._good_state)
         for name in self._optimizers:
             for group in getattr(self, name + "_").param_groups:
                 group["lr"] *= 0.5
-        self._base_pool = None
         self.n_restarts_ += 1
         warnings.warn(
             f"Training diverged at iteration {self.n_iter_} ({bad}); restored the last "

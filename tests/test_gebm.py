@@ -146,11 +146,34 @@ def test_partial_fit_continues_training(moons, fast_params):
     assert any(not torch.equal(v, est.energy_.state_dict()[k]) for k, v in energy.items())
 
 
-def test_early_stopping_on_validation_loss(moons, fast_params):
-    params = {**fast_params, "max_iter": 400, "n_iter_no_change": 1}
-    est = GEBMEstimator(validation_fraction=0.2, random_state=0, **params).fit(moons)
+def test_early_stopping_restores_the_best_model(monkeypatch):
+    from skgebm._training import EarlyStopping
+
+    best = {}
+    on_epoch_end = EarlyStopping.on_epoch_end
+
+    def recording(self, net, **kwargs):
+        try:
+            on_epoch_end(self, net, **kwargs)
+        finally:
+            if self.misses_ == 0:  # a new best: remember its weights
+                best["epoch"] = len(net.history)
+                best["base"] = {k: v.clone() for k, v in net.base_.state_dict().items()}
+                best["energy"] = {k: v.clone() for k, v in net.module_.state_dict().items()}
+
+    monkeypatch.setattr(EarlyStopping, "on_epoch_end", recording)
+    # 60 points in 13 dimensions: the default flow overfits within a few hundred steps
+    X = np.random.RandomState(0).normal(size=(60, 13))
+    params = dict(max_iter=2000, validation_fraction=0.3, n_iter_no_change=2, random_state=0)
+    with warnings.catch_warnings():
+        warnings.simplefilter("error", UserWarning)  # stopping early is no interruption
+        est = GEBMEstimator(**params).fit(X)
     valid = est.net_.history[:, "valid_loss"]
-    assert len(valid) >= 1 and np.all(np.isfinite(valid))
+    assert est.n_iter_ < 2000 and len(valid) == best["epoch"] + 2
+    assert min(valid) < valid[-1]
+    for name, module in (("base", est.base_), ("energy", est.energy_)):
+        for key, value in module.state_dict().items():
+            torch.testing.assert_close(value, best[name][key])
 
 
 class _Exploding(nn.Module):
