@@ -23,14 +23,18 @@ class GEBMOutlierDetector(OutlierMixin, GEBMEstimator):
 
     Parameters
     ----------
-    base, energy : see :class:`~skgebm.GEBMEstimator`
-        The base distribution and the energy network.
+    base : {"flow", "gaussian", "generator"}, zuko.flows.Flow or nn.Module, default="flow"
+        The base distribution, see :class:`~skgebm.GEBMEstimator`.
+    energy : "mlp" or torch.nn.Module, default="mlp"
+        The energy network, see :class:`~skgebm.GEBMEstimator`.
     contamination : "auto" or float, default="auto"
         Expected proportion of outliers in the training data, in ``(0, 0.5]``: the
         threshold ``offset_`` is the ``100 * contamination`` percentile of the training
         scores. ``"auto"`` uses Tukey's lower fence of the training scores,
         ``Q1 - 1.5 (Q3 - Q1)`` with ``Q1, Q3`` their quartiles, a robust threshold that
         flags scores unusually low for the bulk of the data whatever their proportion.
+    objective, temperature
+        As in :class:`~skgebm.GEBMEstimator`, with its defaults.
     flow : {"nsf", "maf", "realnvp"}, default="realnvp"
         Family of the flow base (the estimator's default is ``"nsf"``). RealNVP
         couples two halves of the features, so it needs at least two; use ``"nsf"``
@@ -40,22 +44,30 @@ class GEBMOutlierDetector(OutlierMixin, GEBMEstimator):
     base_hidden_layer_sizes : tuple of int, default=(64,)
         Hidden widths of the flow's conditioners (the estimator's default is
         ``(64, 64)``).
+    latent_dim
+        As in :class:`~skgebm.GEBMEstimator`, with its defaults.
     energy_hidden_layer_sizes : tuple of int, default=(64, 64)
         Hidden widths of the MLP energy (the estimator's default is ``(128, 128)``).
+    spectral_norm, energy_min, base_loss
+        As in :class:`~skgebm.GEBMEstimator`, with its defaults.
     gradient_penalty : float, default=0.01
         Weight of the energy's gradient penalty (the estimator's default is 0.1).
+    n_cd_steps, cd_step_size, cd_reinit_prob, dsm_noise_scale
+        As in :class:`~skgebm.GEBMEstimator`, with its defaults.
     max_iter : int, default=500
         Training iterations (the estimator's default is 2000).
+    batch_size, learning_rate, beta_1, beta_2, n_energy_steps, n_burst_steps
+        As in :class:`~skgebm.GEBMEstimator`, with its defaults.
+    burst_every, sampler, n_mcmc_steps, mcmc_step_size
+        As in :class:`~skgebm.GEBMEstimator`, with its defaults.
     n_partition_samples : int, default=16384
         Base samples of the estimate of :math:`\log Z_T` (the estimator's default is
         65536); it shifts every score by the same constant, so it does not change the
         ranking.
-    objective, temperature, latent_dim, spectral_norm, energy_min, base_loss, \
-n_cd_steps, cd_step_size, cd_reinit_prob, dsm_noise_scale, batch_size, \
-learning_rate, beta_1, beta_2, n_energy_steps, n_burst_steps, burst_every, sampler, \
-n_mcmc_steps, mcmc_step_size, standardize, validation_fraction, n_iter_no_change, \
-device, memory, warm_start, verbose, random_state : see :class:`~skgebm.GEBMEstimator`
-        The model and its training, with the estimator's defaults.
+    standardize, validation_fraction, n_iter_no_change, device
+        As in :class:`~skgebm.GEBMEstimator`, with its defaults.
+    memory, warm_start, verbose, random_state
+        As in :class:`~skgebm.GEBMEstimator`, with its defaults.
 
     Attributes
     ----------

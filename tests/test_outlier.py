@@ -1,0 +1,132 @@
+"""GEBMOutlierDetector: sklearn's outlier API, thresholds and robust scores."""
+
+import inspect
+
+import numpy as np
+import pytest
+from sklearn.model_selection import GridSearchCV
+from sklearn.utils.estimator_checks import parametrize_with_checks
+
+from skgebm import GEBMEstimator, GEBMOutlierDetector
+
+from .conftest import FAST
+
+# Defaults the detector deliberately changes from GEBMEstimator's (see its docstring).
+CHANGED_DEFAULTS = {
+    "flow": "realnvp",
+    "n_flow_transforms": 2,
+    "base_hidden_layer_sizes": (64,),
+    "energy_hidden_layer_sizes": (64, 64),
+    "gradient_penalty": 0.01,
+    "max_iter": 500,
+    "n_partition_samples": 16384,
+}
+
+
+@pytest.fixture(scope="module")
+def blob():
+    rng = np.random.RandomState(0)
+    return rng.normal(size=(300, 3)) * [1.0, 2.0, 0.5] + [5.0, -3.0, 0.0]
+
+
+@parametrize_with_checks([GEBMOutlierDetector(random_state=0, **FAST)])
+def test_sklearn_compatible_detector(estimator, check):
+    check(estimator)
+
+
+def test_signature_has_every_estimator_parameter_with_its_default():
+    estimator_params = inspect.signature(GEBMEstimator).parameters
+    detector_params = inspect.signature(GEBMOutlierDetector).parameters
+    assert set(detector_params) == set(estimator_params) | {"contamination"}
+    for name, parameter in estimator_params.items():
+        expected = CHANGED_DEFAULTS.get(name, parameter.default)
+        assert detector_params[name].default == expected, name
+        assert detector_params[name].kind == parameter.kind, name
+
+
+def test_every_setting_reaches_the_trained_model(blob):
+    defaults = GEBMOutlierDetector().get_params()
+    grid = {"contamination": [0.05, 0.2], "gradient_penalty": [0.5]}
+    search = GridSearchCV(GEBMOutlierDetector(random_state=0, **FAST), grid, cv=2).fit(blob)
+    assert [set(p) for p in search.cv_results_["params"]] == [set(grid)] * 2
+    best = search.best_estimator_
+    assert best.net_.criterion_.gradient_penalty == best.gradient_penalty
+    assert set(defaults) == set(GEBMEstimator().get_params()) | {"contamination"}
+
+
+@pytest.mark.parametrize("contamination", [0.05, 0.1, 0.3])
+def test_float_contamination_is_the_training_outlier_fraction(blob, contamination):
+    detector = GEBMOutlierDetector(contamination=contamination, random_state=0, **FAST)
+    labels = detector.fit_predict(blob)
+    scores = detector.score_samples(blob)
+    assert detector.offset_ == pytest.approx(np.percentile(scores, 100 * contamination))
+    assert np.mean(labels == -1) == pytest.approx(contamination, abs=1 / len(blob))
+
+
+def test_auto_contamination_is_tukeys_lower_fence(blob):
+    detector = GEBMOutlierDetector(random_state=0, **FAST).fit(blob)
+    q1, q3 = np.percentile(detector.score_samples(blob), [25, 75])
+    assert detector.offset_ == pytest.approx(q1 - 1.5 * (q3 - q1))
+
+
+def test_decision_function_and_predict_agree_with_the_scores(blob):
+    detector = GEBMOutlierDetector(contamination=0.1, random_state=0, **FAST).fit(blob)
+    X = np.vstack([blob[:50], blob[:50] + 20.0])
+    decision = detector.decision_function(X)
+    np.testing.assert_allclose(decision, detector.score_samples(X) - detector.offset_)
+    np.testing.assert_array_equal(detector.predict(X), np.where(decision < 0, -1, 1))
+    assert set(np.unique(detector.predict(X))) == {-1, 1}
+
+
+@pytest.mark.parametrize("base", ["flow", "gaussian", "generator"])
+@pytest.mark.parametrize("distance", [10.0, 100.0, 10000.0])
+def test_points_far_from_the_data_score_lower_than_the_data(blob, base, distance):
+    detector = GEBMOutlierDetector(base=base, random_state=0, **FAST).fit(blob)
+    rng = np.random.RandomState(1)
+    directions = rng.normal(size=(200, blob.shape[1]))
+    directions /= np.linalg.norm(directions, axis=1, keepdims=True)
+    scale = blob.std(axis=0)
+    far = blob[:200] + distance * scale * directions
+    assert detector.score_samples(far).max() < detector.score_samples(blob).min()
+    assert np.all(detector.predict(far) == -1)
+
+
+def test_far_points_score_lower_whatever_the_temperature(blob):
+    detector = GEBMOutlierDetector(base="generator", random_state=0, **FAST).fit(blob)
+    far = blob + 30.0 * blob.std(axis=0)
+    for temperature in (0.1, 1.0, float("inf")):
+        detector.set_params(temperature=temperature)
+        assert detector.score_samples(far).max() < detector.score_samples(blob).min()
+
+
+def test_scores_rank_a_planted_outlier_cluster_below_the_inliers(blob):
+    rng = np.random.RandomState(2)
+    outliers = rng.uniform(-1, 1, size=(15, 3)) * 3.0 + [5.0, 6.0, 4.0]
+    X = np.vstack([blob, outliers])
+    detector = GEBMOutlierDetector(contamination=0.05, random_state=0, **FAST).fit(X)
+    scores = detector.score_samples(X)
+    assert np.mean(scores[-15:] < np.percentile(scores[:-15], 10)) > 0.8
+
+
+@pytest.mark.parametrize(
+    "contamination, match",
+    [(0.0, "contamination"), (0.6, "contamination"), ("high", "contamination")],
+)
+def test_bad_contamination(blob, contamination, match):
+    with pytest.raises(ValueError, match=match):
+        GEBMOutlierDetector(contamination=contamination, **FAST).fit(blob)
+
+
+def test_default_flow_needs_two_features_and_nsf_takes_one(blob):
+    with pytest.raises(ValueError, match="realnvp.*1 feature"):
+        GEBMOutlierDetector(**FAST).fit(blob[:, :1])
+    detector = GEBMOutlierDetector(flow="nsf", random_state=0, **FAST).fit(blob[:, :1])
+    assert detector.predict(blob[:5, :1]).shape == (5,)
+
+
+def test_partial_fit_resets_the_threshold(blob):
+    detector = GEBMOutlierDetector(contamination=0.1, random_state=0, **FAST).fit(blob)
+    shifted = blob[:100] + 0.5
+    detector.partial_fit(shifted)
+    scores = detector.score_samples(shifted)
+    assert detector.offset_ == pytest.approx(np.percentile(scores, 10))
