@@ -25,9 +25,9 @@ __all__ = ["GEBMEstimator"]
 
 _FLOAT_DTYPES = (np.float64, np.float32)
 # Rows per forward pass when scoring or sampling, so memory stays bounded.
-_CHUNK = 8192
+_CHUNK = 2048
 # Chains per sampler run: their states and gradients are held at once.
-_MCMC_CHUNK = 2**15
+_MCMC_CHUNK = 4096
 # Parameters that shape training; everything else (temperature, sampling, scoring) is
 # read at inference, so a fitted network can be reused when only those change.
 _TRAINING_PARAMS = (
@@ -577,7 +577,7 @@ class GEBMEstimator(DensityMixin, BaseEstimator):
         return_diagnostics : bool, default=False
             Also return the sampler's :class:`~skgebm.samplers.SamplerDiagnostics`
             (acceptance rate, step size, ESS, R-hat) of the first run of at most
-            32,768 chains (more samples run in chunks of that size); ``None`` when no
+            4,096 chains (more samples run in chunks of that size); ``None`` when no
             chain ran.
 
         Returns
