@@ -5,7 +5,7 @@ from numbers import Real
 import numpy as np
 from sklearn.base import OutlierMixin
 from sklearn.utils._param_validation import Interval, StrOptions
-from sklearn.utils.validation import check_array, check_is_fitted
+from sklearn.utils.validation import check_is_fitted
 
 from ._gebm import GEBMEstimator
 
@@ -238,12 +238,6 @@ class GEBMOutlierDetector(OutlierMixin, GEBMEstimator):
         self : GEBMOutlierDetector
             The fitted detector.
         """
-        n_features = check_array(X, dtype=None, ensure_min_samples=2).shape[1]
-        if self.base == "flow" and self.flow == "realnvp" and n_features == 1:
-            raise ValueError(
-                "flow='realnvp' couples two halves of the features and needs at least 2 "
-                "of them; got 1 feature(s). Use flow='nsf' for one feature."
-            )
         super().fit(X)
         return self._set_offset(X)
 

@@ -71,7 +71,10 @@ def build_base(
         if flow not in FLOWS:
             raise ValueError(f"flow must be one of {sorted(FLOWS)}, got {flow!r}.")
         if flow == "realnvp" and n_features < 2:
-            raise ValueError("flow='realnvp' needs at least 2 features; use 'nsf'.")
+            raise ValueError(
+                "flow='realnvp' couples two halves of the features and needs at least 2 "
+                f"of them; got {n_features} feature(s). Use flow='nsf' for one feature."
+            )
         options = {"hidden_features": hidden, "transforms": n_flow_transforms}
         if flow != "realnvp":
             options["passes"] = 2
