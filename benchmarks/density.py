@@ -1,0 +1,310 @@
+"""Density and sample quality: GEBMEstimator against scikit-learn and its own flow alone.
+
+For each data set and seed, every method is fitted on the same training features and
+scored on the same test features:
+
+- the 2-D toys of :mod:`skgebm.datasets`: 5,000 training and 5,000 test points, two
+  independent draws;
+- scikit-learn's ``wine``, ``breast_cancer`` and ``digits``: a 60/40 train/test split
+  (the sets are small, and the test part also feeds the sample-quality metric); the
+  digits' 0-16 pixel counts are dequantized to ``(X + U[0, 1)) / 17`` so that they
+  have a density.
+
+All features are standardized on the training part, and every log-likelihood is in
+these units (mean nats per test point), the truth's included (its log-density plus the
+log-Jacobian of the scaling).
+
+Methods:
+
+- ``GEBM``: ``GEBMEstimator`` with its defaults (a neural-spline-flow base trained by
+  maximum likelihood alongside the KALE energy);
+- ``GEBM base``: the same fit at ``temperature=inf``, its flow alone;
+- ``flow MLE``: the same flow architecture trained alone by maximum likelihood, with
+  the GEBM base's optimizer (Adam, learning rate, betas), batch size and iterations;
+- ``GMM``: ``GaussianMixture(covariance_type="full")``, ``n_components`` chosen by
+  3-fold ``GridSearchCV`` on the training part;
+- ``KDE``: Gaussian ``KernelDensity``, ``bandwidth`` chosen by 3-fold ``GridSearchCV``
+  on a log grid;
+- ``truth``: the exact log-density, where known (8 Gaussians, checkerboard);
+- ``data``: the noise floor of the sample-quality metric.
+
+Sample quality is the unbiased MMD² (Gaussian kernel, median-heuristic bandwidth on
+the pooled sample) between ``n = min(1000, n_test // 2)`` samples of a model and the
+first ``n`` test points; the ``data`` row is the MMD² of the next ``n`` test points.
+Fit time is the wall-clock time of ``fit``, grid search included for GMM and KDE.
+
+Everything runs on one thread. From the repository root::
+
+    python benchmarks/density.py --json density.json --rst density.rst
+    python benchmarks/density.py --quick --max-iter 20 --datasets eight_gaussians
+"""
+
+import argparse
+import copy
+import sys
+import time
+
+import numpy as np
+import torch
+from _common import format_rst_table, format_text_table, mean_std, timer, write_json
+from skgebm.metrics import mmd2
+from sklearn.datasets import load_breast_cancer, load_digits, load_wine
+from sklearn.mixture import GaussianMixture
+from sklearn.model_selection import GridSearchCV, train_test_split
+from sklearn.neighbors import KernelDensity
+from sklearn.preprocessing import StandardScaler
+from threadpoolctl import threadpool_limits
+
+from skgebm import GEBMEstimator, datasets
+from skgebm.networks import build_base
+
+N_TOY = 5000
+N_TOY_QUICK = 1000
+TEST_SIZE = 0.4
+N_MMD = 1000
+GMM_COMPONENTS = (1, 2, 4, 8, 16, 32, 64)
+KDE_BANDWIDTHS = np.logspace(-2, 0.5, 16)
+
+TOYS = {
+    "eight_gaussians": (datasets.make_eight_gaussians, datasets.eight_gaussians_log_density),
+    "checkerboard": (datasets.make_checkerboard, datasets.checkerboard_log_density),
+    "two_spirals": (datasets.make_two_spirals, None),
+    "pinwheel": (datasets.make_pinwheel, None),
+    "rings": (datasets.make_rings, None),
+    "two_moons": (datasets.make_two_moons, None),
+}
+TABULAR = {"wine": load_wine, "breast_cancer": load_breast_cancer, "digits": load_digits}
+DATASETS = (*TOYS, *TABULAR)
+QUICK_DATASETS = ("eight_gaussians", "two_moons", "wine")
+
+#: Rows of the table: key, label, and whether it has a log-likelihood and samples.
+METHODS = (
+    ("gebm", "GEBM"),
+    ("gebm_base", "GEBM base (T=inf)"),
+    ("flow_mle", "flow MLE"),
+    ("gmm", "GMM"),
+    ("kde", "KDE"),
+    ("truth", "truth"),
+    ("data", "data (noise floor)"),
+)
+
+
+def load_dataset(name, seed, n_toy=N_TOY):
+    """``X_train, X_test, log_density`` of a data set (``log_density`` may be None).
+
+    A toy has ``n_toy`` training and ``n_toy`` test points.
+    """
+    if name in TOYS:
+        make, log_density = TOYS[name]
+        X_train = make(n_toy, random_state=2 * seed)
+        return X_train, make(n_toy, random_state=2 * seed + 1), log_density
+    X = TABULAR[name](return_X_y=True)[0].astype(np.float64)
+    if name == "digits":
+        X = (X + np.random.RandomState(seed).uniform(size=X.shape)) / 17.0
+    X_train, X_test = train_test_split(X, test_size=TEST_SIZE, random_state=seed)
+    return X_train, X_test, None
+
+
+def fit_flow_mle(X, params, seed):
+    """The GEBM's flow architecture, trained alone by maximum likelihood on ``X``.
+
+    ``params`` are a :class:`~skgebm.GEBMEstimator`'s: its flow, its base optimizer and
+    its schedule (one base step per iteration, as with ``base_loss="mle"``).
+    """
+    generator = torch.Generator().manual_seed(seed)
+    flow = build_base(
+        "flow",
+        X.shape[1],
+        flow=params["flow"],
+        n_flow_transforms=params["n_flow_transforms"],
+        hidden_layer_sizes=params["base_hidden_layer_sizes"],
+        generator=generator,
+    )
+    optimizer = torch.optim.Adam(
+        flow.parameters(), lr=params["learning_rate"], betas=(params["beta_1"], params["beta_2"])
+    )
+    data = torch.as_tensor(X, dtype=torch.float32)
+    batch_size = min(params["batch_size"], len(data))
+    for _ in range(params["max_iter"]):
+        batch = data[torch.randperm(len(data), generator=generator)[:batch_size]]
+        loss = -flow.log_prob(batch).mean()
+        optimizer.zero_grad(set_to_none=True)
+        loss.backward()
+        optimizer.step()
+    return flow.eval()
+
+
+def flow_log_prob(flow, X):
+    """Log-density of a flow base at ``X``, in double precision."""
+    with torch.no_grad():
+        return copy.deepcopy(flow).double().log_prob(torch.as_tensor(X)).numpy()
+
+
+def flow_sample(flow, n_samples, seed):
+    """``n_samples`` samples of a flow base."""
+    z = torch.randn(n_samples, flow.latent_dim, generator=torch.Generator().manual_seed(seed))
+    with torch.no_grad():
+        return flow(z).double().numpy()
+
+
+def grid_search(estimator, grid, X):
+    return GridSearchCV(estimator, grid, cv=3).fit(X).best_estimator_
+
+
+def run(name, seed, max_iter, n_toy=N_TOY):
+    """Fit every method on one split of data set ``name``; a JSON-able record."""
+    X_train, X_test, log_density = load_dataset(name, seed, n_toy)
+    scaler = StandardScaler().fit(X_train)
+    Z_train, Z_test = scaler.transform(X_train), scaler.transform(X_test)
+    n_mmd = min(N_MMD, len(Z_test) // 2)
+    reference, floor = Z_test[:n_mmd], Z_test[n_mmd : 2 * n_mmd]
+    times, loglik, samples = {}, {}, {"data": floor}
+
+    gebm = GEBMEstimator(device="cpu", random_state=seed)
+    if max_iter is not None:
+        gebm.set_params(max_iter=max_iter)
+    with timer(times, "gebm"):
+        gebm.fit(Z_train)
+    loglik["gebm"] = gebm.score(Z_test)
+    samples["gebm"] = gebm.sample(n_mmd, random_state=seed)
+    gebm.set_params(temperature=float("inf"))
+    loglik["gebm_base"] = gebm.score(Z_test)
+    samples["gebm_base"] = gebm.sample(n_mmd, random_state=seed)
+
+    with timer(times, "flow_mle"):
+        flow = fit_flow_mle(Z_train, gebm.get_params(), seed)
+    loglik["flow_mle"] = float(flow_log_prob(flow, Z_test).mean())
+    samples["flow_mle"] = flow_sample(flow, n_mmd, seed)
+
+    components = [k for k in GMM_COMPONENTS if k <= len(Z_train) // 3]
+    gmm = GaussianMixture(covariance_type="full", random_state=seed)
+    with timer(times, "gmm"):
+        gmm = grid_search(gmm, {"n_components": components}, Z_train)
+    loglik["gmm"] = gmm.score(Z_test)
+    samples["gmm"] = gmm.sample(n_mmd)[0]
+
+    with timer(times, "kde"):
+        # rtol: densities to a relative 1e-4 (1e-4 nats), several times faster
+        kde = grid_search(KernelDensity(rtol=1e-4), {"bandwidth": KDE_BANDWIDTHS}, Z_train)
+    loglik["kde"] = kde.score(Z_test) / len(Z_test)  # KernelDensity.score is a sum
+    samples["kde"] = kde.sample(n_mmd, random_state=seed)
+
+    if log_density is not None:
+        log_jacobian = np.log(scaler.scale_).sum()
+        loglik["truth"] = float(log_density(X_test).mean() + log_jacobian)
+
+    return {
+        "dataset": name,
+        "seed": seed,
+        "n_train": len(Z_train),
+        "n_test": len(Z_test),
+        "n_features": Z_train.shape[1],
+        "n_mmd": n_mmd,
+        "log_likelihood": {k: float(v) for k, v in loglik.items()},
+        "mmd2": {k: mmd2(v, reference) for k, v in samples.items()},
+        "fit_time_s": times,
+        "gebm_n_iter": int(gebm.n_iter_),
+        "gmm_n_components": int(gmm.n_components),
+        "kde_bandwidth": float(kde.bandwidth),
+    }
+
+
+def _values(records, metric, method):
+    return [r[metric].get(method) for r in records]
+
+
+def table_rows(records, names):
+    """Rows ``dataset, method, log-likelihood, MMD² x 1e3, fit time`` (mean ± std)."""
+    rows = []
+    for name in names:
+        runs = [r for r in records if r["dataset"] == name]
+        for key, label in METHODS:
+            loglik = mean_std(_values(runs, "log_likelihood", key), 3)
+            mmd = [None if v is None else 1e3 * v for v in _values(runs, "mmd2", key)]
+            fit = mean_std(_values(runs, "fit_time_s", key), 1)
+            if (loglik, mean_std(mmd, 2), fit) != ("–", "–", "–"):
+                rows.append([name, label, loglik, mean_std(mmd, 2), fit])
+    return rows
+
+
+def acceptance(records, names):
+    """The issue's acceptance checks per data set, on the means over seeds."""
+    checks = {}
+    for name in names:
+        runs = [r for r in records if r["dataset"] == name]
+
+        def mean(metric, key, runs=runs):
+            values = _values(runs, metric, key)
+            return None if None in values else float(np.mean(values))
+
+        gebm = mean("log_likelihood", "gebm")
+        truth = mean("log_likelihood", "truth")
+        checks[name] = {
+            "beats_gmm_and_kde": gebm > max(mean("log_likelihood", "gmm"), mean("log_likelihood", "kde")),
+            "within_0.05_of_flow_mle": gebm >= mean("log_likelihood", "flow_mle") - 0.05,
+            "within_0.1_of_truth": None if truth is None else truth - gebm <= 0.1,
+            "mcmc_lowers_mmd2": mean("mmd2", "gebm") < mean("mmd2", "gebm_base"),
+        }
+    return checks
+
+
+def acceptance_rows(checks):
+    words = {True: "yes", False: "NO", None: "–"}
+    return [[name, *(words[v] for v in result.values())] for name, result in checks.items()]
+
+
+def main(argv=None):
+    parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    parser.add_argument("--seeds", type=int, default=3, help="number of seeds (0, 1, ...)")
+    parser.add_argument("--datasets", nargs="+", choices=DATASETS, help="default: all")
+    parser.add_argument("--max-iter", type=int, help="GEBM and flow-MLE iterations (default: GEBM's)")
+    parser.add_argument(
+        "--quick",
+        action="store_true",
+        help=f"smoke run: 1 seed, {N_TOY_QUICK}-point toys, by default {', '.join(QUICK_DATASETS)}",
+    )
+    parser.add_argument("--json", help="write the per-run records here")
+    parser.add_argument("--rst", help="write the tables here as reStructuredText")
+    args = parser.parse_args(argv)
+    torch.set_num_threads(1)  # and threadpool_limits below: one thread, comparable times
+    n_seeds = 1 if args.quick else args.seeds
+    n_toy = N_TOY_QUICK if args.quick else N_TOY
+    names = args.datasets or (QUICK_DATASETS if args.quick else DATASETS)
+
+    start, records = time.perf_counter(), []
+    settings = {
+        "seeds": n_seeds,
+        "datasets": list(names),
+        "max_iter": args.max_iter,
+        "n_toy": n_toy,
+        "threads": torch.get_num_threads(),
+    }
+    for name in names:
+        for seed in range(n_seeds):
+            with threadpool_limits(limits=1):
+                records.append(run(name, seed, args.max_iter, n_toy))
+            times = ", ".join(f"{k} {v:.1f}s" for k, v in records[-1]["fit_time_s"].items())
+            print(f"done {name} seed {seed}: {times}", file=sys.stderr, flush=True)
+            if args.json:
+                write_json(args.json, {"settings": settings, "records": records})
+    total = time.perf_counter() - start
+
+    header = ["data set", "method", "test log-lik.", "MMD² ×10³", "fit time (s)"]
+    check_header = ["data set", "beats GMM & KDE", "≥ flow MLE − 0.05", "≤ 0.1 from truth", "MCMC lowers MMD²"]
+    rows, checks = table_rows(records, names), acceptance(records, names)
+    seeds_note = f"mean ± std over {n_seeds} seed(s); total run time {total:.0f} s"
+    print(format_text_table(header, rows), f"\n{seeds_note}\n")
+    print(format_text_table(check_header, acceptance_rows(checks)))
+    if args.json:
+        write_json(
+            args.json,
+            {"settings": settings, "total_time_s": total, "acceptance": checks, "records": records},
+        )
+    if args.rst:
+        with open(args.rst, "w", encoding="utf-8") as file:
+            file.write(f"{format_rst_table(header, rows)}\n{seeds_note.capitalize()}.\n\n")
+            file.write(format_rst_table(check_header, acceptance_rows(checks)))
+
+
+if __name__ == "__main__":
+    main()
