@@ -1,5 +1,7 @@
 """What every objective shares: the learned log-partition, base losses, validation."""
 
+from abc import ABCMeta, abstractmethod
+
 import torch
 from torch import nn
 from torch.nn.functional import softplus
@@ -12,7 +14,7 @@ __all__ = ["BASE_LOSSES", "EnergyObjective"]
 BASE_LOSSES = ("kale", "mle", "adversarial")
 
 
-class EnergyObjective(nn.Module):
+class EnergyObjective(nn.Module, metaclass=ABCMeta):
     """Trains the energy ``E`` of ``Q(dx) ∝ exp(-E(x)) B(dx)``, and the base ``B``.
 
     Subclasses define :meth:`energy_loss`; the base step, the held-out criterion and
@@ -49,6 +51,7 @@ class EnergyObjective(nn.Module):
         self.base_loss_kind = base_loss
         self.log_partition = nn.Parameter(torch.zeros(()))
 
+    @abstractmethod
     def energy_loss(self, energy, base, x_data, x_base, generator):
         """Loss of an energy step and the monitored statistic (detached).
 
@@ -71,7 +74,6 @@ class EnergyObjective(nn.Module):
             The objective's monitored statistic, named :attr:`stat_name` in the
             training history.
         """
-        raise NotImplementedError
 
     def penalty(self, energy, x_data, x_other, generator):
         """The weighted gradient penalty (0 when its weight is 0).

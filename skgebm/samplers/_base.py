@@ -1,6 +1,7 @@
 """Shared sampling loop: validation, warm-up, step-size adaptation and tracing."""
 
 import math
+from abc import ABCMeta, abstractmethod
 import numbers
 from dataclasses import dataclass
 from typing import NamedTuple
@@ -129,7 +130,7 @@ class _Trace:
         return effective_sample_size(self.draws), split_rhat(self.draws)
 
 
-class BaseSampler(BaseEstimator):
+class BaseSampler(BaseEstimator, metaclass=ABCMeta):
     """Batched MCMC on an unnormalized density over R^d, many chains in parallel.
 
     Subclasses implement one transition in ``_step``; this class runs the chains,
@@ -262,10 +263,10 @@ class BaseSampler(BaseEstimator):
         """Step-size adapter for the warm-up, or None to keep ``step_size`` fixed."""
         return None
 
+    @abstractmethod
     def _step(self, log_prob, state, step_size, generator):
         """One transition of all chains.
 
         Returns the new :class:`_State` and the per-chain acceptance
         probability ``min(1, alpha)``, or None for an unadjusted sampler.
         """
-        raise NotImplementedError
