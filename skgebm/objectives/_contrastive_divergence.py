@@ -106,28 +106,13 @@ class ContrastiveDivergence(EnergyObjective):
             return base(z)
 
     def energy_loss(self, energy, base, x_data, x_base, generator):
-        """The contrastive-divergence loss on data and fresh negatives.
+        """The energy gap between data and fresh negatives from :meth:`negative_samples`,
+        plus the magnitude and gradient penalties; the statistic is the gap
+        ``mean_data E - mean_negatives E``, which goes to 0 as the model's samples
+        match the data.
 
-        Parameters
-        ----------
-        energy, base : torch.nn.Module
-            The networks.
-        x_data : torch.Tensor
-            A minibatch of data.
-        x_base : torch.Tensor or None
-            Unused (None): the negatives come from :meth:`negative_samples`.
-        generator : torch.Generator
-            Source of the chains' restarts and Langevin noise, and of the gradient
-            penalty's interpolation weights.
-
-        Returns
-        -------
-        loss : torch.Tensor
-            The energy gap between data and negatives, plus the magnitude and
-            gradient penalties.
-        gap : torch.Tensor
-            ``mean_data E - mean_negatives E`` (detached); it goes to 0 as the
-            model's samples match the data.
+        Arguments and returns as in
+        :meth:`~skgebm.objectives.EnergyObjective.energy_loss`.
         """
         x_negative = self.negative_samples(energy, base, len(x_data), generator)
         energy_data, energy_negative = energy(x_data), energy(x_negative)

@@ -56,26 +56,11 @@ class KALE(EnergyObjective):
         return 1 - (energy_data + self.log_partition).mean() - torch.exp(-shifted_base).mean()
 
     def energy_loss(self, energy, base, x_data, x_base, generator):
-        """The negative KALE bound of an energy step.
+        """``-KALE`` plus the gradient penalty; the statistic is the KALE bound, an
+        estimate of a lower bound of ``KL(P || B)``.
 
-        Parameters
-        ----------
-        energy, base : torch.nn.Module
-            The networks.
-        x_data : torch.Tensor
-            A minibatch of data.
-        x_base : torch.Tensor or None
-            As many base samples.
-        generator : torch.Generator
-            Source of the gradient penalty's interpolation weights.
-
-        Returns
-        -------
-        loss : torch.Tensor
-            ``-KALE`` plus the gradient penalty.
-        kale : torch.Tensor
-            The KALE bound (detached), an estimate of a lower bound of
-            ``KL(P || B)``.
+        Arguments and returns as in
+        :meth:`~skgebm.objectives.EnergyObjective.energy_loss`.
         """
         kale = self.bound(energy(x_data), energy(x_base))
         loss = -kale + self.penalty(energy, x_data, x_base, generator)

@@ -45,25 +45,11 @@ class NCE(EnergyObjective):
         super().__init__(gradient_penalty, base_loss)
 
     def energy_loss(self, energy, base, x_data, x_base, generator):
-        """The logistic loss of telling data from base samples.
+        """The logistic loss of telling data from base samples, plus the gradient
+        penalty; the statistic is the logistic loss alone, ``2 log 2`` at chance level.
 
-        Parameters
-        ----------
-        energy, base : torch.nn.Module
-            The networks.
-        x_data : torch.Tensor
-            A minibatch of data.
-        x_base : torch.Tensor or None
-            As many base samples, the noise of the classifier.
-        generator : torch.Generator
-            Source of the gradient penalty's interpolation weights.
-
-        Returns
-        -------
-        loss : torch.Tensor
-            The logistic loss plus the gradient penalty.
-        logistic : torch.Tensor
-            The logistic loss alone (detached): ``2 log 2`` at chance level.
+        Arguments and returns as in
+        :meth:`~skgebm.objectives.EnergyObjective.energy_loss`.
         """
         logistic = (
             softplus(energy(x_data) + self.log_partition).mean()

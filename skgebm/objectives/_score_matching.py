@@ -38,26 +38,11 @@ class DenoisingScoreMatching(EnergyObjective):
         self.noise_scale = noise_scale
 
     def energy_loss(self, energy, base, x_data, x_base, generator):
-        """The denoising score-matching loss at noisy data.
+        """The denoising Fisher divergence at noisy data plus the gradient penalty; the
+        statistic is the divergence alone.
 
-        Parameters
-        ----------
-        energy, base : torch.nn.Module
-            The networks.
-        x_data : torch.Tensor
-            A minibatch of data.
-        x_base : torch.Tensor or None
-            Unused (None): the loss needs no base samples.
-        generator : torch.Generator
-            Source of the noise ``eps`` and of the gradient penalty's interpolation
-            weights.
-
-        Returns
-        -------
-        loss : torch.Tensor
-            The denoising Fisher divergence plus the gradient penalty.
-        fisher : torch.Tensor
-            The denoising Fisher divergence alone (detached).
+        Arguments and returns as in
+        :meth:`~skgebm.objectives.EnergyObjective.energy_loss`.
         """
         eps = torch.randn(
             x_data.shape, generator=generator, device=x_data.device, dtype=x_data.dtype
@@ -97,26 +82,11 @@ class SlicedScoreMatching(EnergyObjective):
         return bool(self.gradient_penalty)
 
     def energy_loss(self, energy, base, x_data, x_base, generator):
-        """The sliced score-matching loss at data.
+        """The sliced Fisher divergence at data plus the gradient penalty; the
+        statistic is the divergence alone, up to a constant.
 
-        Parameters
-        ----------
-        energy, base : torch.nn.Module
-            The networks.
-        x_data : torch.Tensor
-            A minibatch of data.
-        x_base : torch.Tensor or None
-            As many base samples when ``gradient_penalty`` is nonzero, else None.
-        generator : torch.Generator
-            Source of the directions ``v`` and of the gradient penalty's
-            interpolation weights.
-
-        Returns
-        -------
-        loss : torch.Tensor
-            The sliced Fisher divergence plus the gradient penalty.
-        fisher : torch.Tensor
-            The sliced Fisher divergence alone (detached), up to a constant.
+        Arguments and returns as in
+        :meth:`~skgebm.objectives.EnergyObjective.energy_loss`.
         """
         v = torch.randn(
             x_data.shape, generator=generator, device=x_data.device, dtype=x_data.dtype
