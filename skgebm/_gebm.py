@@ -160,12 +160,18 @@ class GEBMEstimator(DensityMixin, BaseEstimator):
     standardize : bool, default=True
         Standardize the features internally; samples and densities come back in the
         input's units (the log-density includes the Jacobian of the scaling).
-    validation_fraction : float or None, default=None
+    validation_fraction : float or None, default=0.1
         Fraction of the data held out to monitor a validation loss (negative held-out
-        log-likelihood with a flow, negative KALE with a generator) for early stopping.
+        log-likelihood with an explicit base, negative KALE with a generator) for
+        early stopping; ``None`` trains on everything for ``max_iter`` iterations.
+        On by default because a flow overfits small tabular data within a few hundred
+        steps; the untrained model (the data's Gaussian fit for a built-in explicit
+        base) is the first candidate, so stopping never ends below it on validation.
     n_iter_no_change : int, default=10
         Epochs of 100 iterations without validation improvement before stopping; the
-        best weights are restored. Used with ``validation_fraction``.
+        best weights are restored. A base trained by maximum likelihood is frozen at
+        its own best after as many epochs without improvement, while the energy goes
+        on. Used with ``validation_fraction``.
     device : str or torch.device, default="auto"
         ``"auto"`` uses CUDA when available, otherwise the CPU.
     memory : str, joblib.Memory or None, default=None
@@ -291,7 +297,7 @@ class GEBMEstimator(DensityMixin, BaseEstimator):
         mcmc_step_size=0.05,
         n_partition_samples=65536,
         standardize=True,
-        validation_fraction=None,
+        validation_fraction=0.1,
         n_iter_no_change=10,
         device="auto",
         memory=None,
@@ -377,7 +383,7 @@ class GEBMEstimator(DensityMixin, BaseEstimator):
         """Continue training on ``X`` for ``max_iter`` more iterations.
 
         The first call fits from scratch; later calls keep the networks, optimizers and
-        standardization of the first.
+        standardization of the first, and, as in scikit-learn, do not stop early.
 
         Parameters
         ----------
@@ -728,12 +734,17 @@ def _train_network(X, *, settings, seed, device, verbose):
         X.shape[1], settings=settings, seed=seed, device=device, verbose=verbose,
         valid_data=X_valid,
     )
+    if isinstance(settings["base"], str) and net.base_.has_density:
+        net.base_.initialize_from_data(torch.as_tensor(X, device=device))
     _seed_generators(net, seed)
     try:
         net.initialize_log_partition()
         net.partial_fit(X)
     finally:
         _drop_generators(net)
+    if X_valid is not None:  # as in scikit-learn, partial_fit does not stop early
+        net.set_params(train_split=None, callbacks__EarlyStopping=None)
+        net.initialize_callbacks()
     if net.interrupted_:
         raise _TrainingInterrupted(net)
     return net

@@ -86,12 +86,19 @@ class EarlyStopping(Callback):
 
     skorch's own ``EarlyStopping`` restores only ``module_``; a GEBM is the energy,
     the base and the log-partition together, so this one snapshots and restores all
-    of them (and their optimizers) at the best epoch.
+    of them (and their optimizers) at the best epoch. The model before training is
+    the first candidate, so training that only overfits gives the start back.
+
+    A base trained by maximum likelihood stops on its own first: when its held-out
+    log-likelihood (``valid_base_loss``) has not improved for ``patience`` epochs, it
+    goes back to its best weights and is frozen, and the energy, with a fresh
+    patience, keeps correcting it. On small data a flow overfits long before an
+    energy held smooth by its gradient penalty does.
 
     Parameters
     ----------
     patience : int
-        Epochs without improvement before stopping.
+        Epochs without improvement before stopping (or freezing the base).
     """
 
     def __init__(self, patience):
@@ -104,7 +111,18 @@ class EarlyStopping(Callback):
         self.stopped_ = False
         return self
 
+    def on_train_begin(self, net, X=None, y=None, **kwargs):
+        _, dataset_valid = net.get_split_datasets(X, y)
+        losses = net.evaluate(dataset_valid)
+        self.best_loss_, self.best_state_ = losses["valid_loss"], net._snapshot()
+        self.misses_, self.stopped_ = 0, False
+        self.best_base_loss_ = losses.get("valid_base_loss")
+        self.best_base_state_ = net._snapshot(("base", "optimizer_base"))
+        self.base_misses_, net.base_frozen_ = 0, False
+
     def on_epoch_end(self, net, **kwargs):
+        if self.best_base_loss_ is not None and not net.base_frozen_ and self._froze_base(net):
+            return  # the energy gets a fresh patience on the restored base
         loss = net.history[-1, "valid_loss"]
         if loss < self.best_loss_:
             self.best_loss_, self.best_state_, self.misses_ = loss, net._snapshot(), 0
@@ -114,10 +132,25 @@ class EarlyStopping(Callback):
             self.stopped_ = True
             raise KeyboardInterrupt  # skorch's way of ending training early
 
+    def _froze_base(self, net):
+        """Track the base's validation loss; whether the base was frozen now."""
+        loss = net.history[-1, "valid_base_loss"]
+        if loss < self.best_base_loss_:
+            self.best_base_loss_, self.base_misses_ = loss, 0
+            self.best_base_state_ = net._snapshot(("base", "optimizer_base"))
+            return False
+        self.base_misses_ += 1
+        if self.base_misses_ < self.patience:
+            return False
+        net._restore(self.best_base_state_)
+        net.base_frozen_ = True
+        self.best_base_state_, self.misses_ = None, 0
+        return True
+
     def on_train_end(self, net, **kwargs):
         if self.best_state_ is not None:  # dropped once used: it doubles the model's size
             net._restore(self.best_state_)
-            self.best_state_ = None
+            self.best_state_ = self.best_base_state_ = None
 
 
 class GEBMNet(NeuralNet):
@@ -151,6 +184,8 @@ class GEBMNet(NeuralNet):
     interrupted_ : bool
         Whether the last ``fit``/``partial_fit`` was stopped by ``KeyboardInterrupt``
         (skorch then returns normally with the weights reached).
+    base_frozen_ : bool
+        Whether early stopping froze the base (no more base steps this training).
     """
 
     def __init__(
@@ -188,6 +223,7 @@ class GEBMNet(NeuralNet):
         self.n_restarts_ = 0
         self._good_state = None
         self._base_pool = None
+        self.base_frozen_ = False
         return self
 
     def initialize_module(self):
@@ -261,6 +297,8 @@ class GEBMNet(NeuralNet):
         self.criterion_.initialize_log_partition(energy_base)
 
     def _base_step_due(self):
+        if self.base_frozen_:
+            return False
         if self.criterion_.base_loss_kind == "mle":
             return True  # maximum likelihood does not wait for the energy
         at_burst = self.burst_every and self.n_base_steps_ % self.burst_every == 0
@@ -295,14 +333,45 @@ class GEBMNet(NeuralNet):
         return {"loss": loss}
 
     def validation_step(self, batch, **fit_params):
-        self._set_training(False)
         x_data = to_device(batch[0], self.device)
-        with torch.no_grad():
-            loss = self.criterion_.validation_loss(
+        losses = self._validation_losses(x_data)
+        for name, loss in losses.items():
+            self._accumulate(name, loss, weight=len(x_data))
+        return {"loss": losses["valid_loss"]}
+
+    def evaluate(self, dataset):
+        """The validation losses on ``dataset``, averaged over its rows.
+
+        Parameters
+        ----------
+        dataset : torch.utils.data.TensorDataset
+            Held-out data.
+
+        Returns
+        -------
+        losses : dict of str to float
+            ``valid_loss`` (the model's), and ``valid_base_loss`` (the base's negative
+            log-likelihood) when the base is trained by maximum likelihood.
+        """
+        totals = {}
+        for x_data, _ in self.get_iterator(dataset):
+            x_data = to_device(x_data, self.device)
+            for name, loss in self._validation_losses(x_data).items():
+                totals[name] = totals.get(name, 0.0) + loss * len(x_data)
+        return {name: (total / len(dataset)).item() for name, total in totals.items()}
+
+    @torch.no_grad()
+    def _validation_losses(self, x_data):
+        self._set_training(False)
+        objective = self.criterion_
+        losses = {
+            "valid_loss": objective.validation_loss(
                 self.module_, self.base_, x_data, self.latent(max(len(x_data), 1024))
             )
-        self._accumulate("valid_loss", loss, weight=len(x_data))
-        return {"loss": loss}
+        }
+        if objective.base_loss_kind == "mle":
+            losses["valid_base_loss"] = -self.base_.log_prob(x_data).mean()
+        return losses
 
     def run_single_epoch(self, iterator, training, prefix, step_fn, **fit_params):
         # skorch's loop reads every batch's loss back to the host; this one sums on the
@@ -325,7 +394,9 @@ class GEBMNet(NeuralNet):
     def on_epoch_begin(self, net, **kwargs):
         super().on_epoch_begin(net, **kwargs)
         zero = torch.zeros((), device=self.device)
-        names = ("train_loss", self.criterion_.stat_name, "base_loss", "valid_loss")
+        names = (
+            "train_loss", self.criterion_.stat_name, "base_loss", "valid_loss", "valid_base_loss"
+        )
         self._epoch_sums = {name: zero.clone() for name in names}
         self._epoch_counts = dict.fromkeys(names, 0)
 
@@ -344,13 +415,10 @@ class GEBMNet(NeuralNet):
         else:
             self._recover(means)
 
-    def _snapshot(self):
-        return copy.deepcopy(
-            {
-                name: getattr(self, name + "_").state_dict()
-                for name in [*self._modules, *self._criteria, *self._optimizers]
-            }
-        )
+    def _snapshot(self, names=None):
+        """Deep copies of the state of ``names`` (default: every module and optimizer)."""
+        names = names or [*self._modules, *self._criteria, *self._optimizers]
+        return copy.deepcopy({name: getattr(self, name + "_").state_dict() for name in names})
 
     def _restore(self, snapshot):
         for name, state in snapshot.items():

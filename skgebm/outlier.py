@@ -64,7 +64,12 @@ class GEBMOutlierDetector(OutlierMixin, GEBMEstimator):
         Base samples of the estimate of :math:`\log Z_T` (the estimator's default is
         65536); it shifts every score by the same constant, so it does not change the
         ranking.
-    standardize, validation_fraction, n_iter_no_change, device
+    standardize
+        As in :class:`~skgebm.GEBMEstimator`, with its default.
+    validation_fraction : float or None, default=None
+        Fraction held out for early stopping (the estimator's default is 0.1): the
+        detector trains for a short fixed budget (``max_iter=500``) on every row.
+    n_iter_no_change, device
         As in :class:`~skgebm.GEBMEstimator`, with its defaults.
     memory, warm_start, verbose, random_state
         As in :class:`~skgebm.GEBMEstimator`, with its defaults.

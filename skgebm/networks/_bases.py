@@ -1,7 +1,8 @@
-"""Base distributions of a GEBM, both pushed forward from a standard normal latent.
+"""Base distributions of a GEBM, all pushed forward from a standard normal latent.
 
 Every base maps a latent ``z ~ N(0, I)`` to ``x = G(z)``: latent MCMC runs on ``z`` for
-both kinds. An explicit base (a normalizing flow) also has an exact ``log_prob``.
+every kind. An explicit base (a Gaussian or a normalizing flow) also has an exact
+``log_prob`` and can start from the data's Gaussian fit (``initialize_from_data``).
 """
 
 import math
@@ -37,9 +38,12 @@ class GeneratorBase(nn.Module):
 class FlowBase(nn.Module):
     """Explicit base: a `zuko <https://zuko.readthedocs.io>`_ normalizing flow.
 
-    zuko's transform maps data to latent, so samples are ``x = T^{-1}(z)``; this uses
+    zuko's transform maps data to latent, so samples are ``x = A(T^{-1}(z))``; this uses
     the caller's latents (drawn from the fit's generator) rather than zuko's own
-    ``rsample``, which would read the global RNG.
+    ``rsample``, which would read the global RNG. The optional outer affine map ``A``
+    (a :class:`GaussianBase`'s ``loc + L u``) carries the data's mean and correlations,
+    so a flow built at the identity starts as the data's Gaussian fit and only learns
+    what that misses.
 
     Parameters
     ----------
@@ -47,17 +51,21 @@ class FlowBase(nn.Module):
         An unconditional flow with a standard normal base.
     latent_dim : int
         Its number of features.
+    affine : bool, default=False
+        Compose the flow with a learned full-rank affine map.
     """
 
     has_density = True
 
-    def __init__(self, flow, latent_dim):
+    def __init__(self, flow, latent_dim, affine=False):
         super().__init__()
         self.flow = flow
         self.latent_dim = int(latent_dim)
+        self.affine = GaussianBase(latent_dim) if affine else None
 
     def forward(self, z):
-        return self.flow().transform.inv(z)
+        u = self.flow().transform.inv(z)
+        return u if self.affine is None else self.affine(u)
 
     def log_prob(self, x):
         """Exact log-density of the base at ``x``.
@@ -71,7 +79,21 @@ class FlowBase(nn.Module):
         -------
         log_prob : torch.Tensor of shape (n_samples,)
         """
-        return self.flow().log_prob(x)
+        if self.affine is None:
+            return self.flow().log_prob(x)
+        u, log_det = self.affine.inverse(x)
+        return self.flow().log_prob(u) + log_det
+
+    def initialize_from_data(self, x):
+        """Fit the affine map to ``x``'s mean and covariance (with an affine map).
+
+        Parameters
+        ----------
+        x : torch.Tensor of shape (n_samples, n_features)
+            Training data.
+        """
+        if self.affine is not None:
+            self.affine.initialize_from_data(x)
 
 
 class GaussianBase(nn.Module):
@@ -80,7 +102,8 @@ class GaussianBase(nn.Module):
     The simplest explicit base: on standardized data its maximum-likelihood fit is
     the data's correlation structure, and the energy models everything else. It costs
     one matrix product per call, so it suits high-dimensional data where a flow is
-    slow. Starts at the standard normal.
+    slow. Starts at the standard normal, or at the data's mean and covariance with
+    :meth:`initialize_from_data`.
 
     Parameters
     ----------
@@ -104,6 +127,23 @@ class GaussianBase(nn.Module):
     def forward(self, z):
         return self.loc + z @ self.scale_tril().T
 
+    def inverse(self, x):
+        """The latent ``L^{-1}(x - loc)`` of ``x`` and the log-Jacobian ``-log|det L|``.
+
+        Parameters
+        ----------
+        x : torch.Tensor of shape (n_samples, n_features)
+            Points in data space.
+
+        Returns
+        -------
+        z : torch.Tensor of shape (n_samples, n_features)
+        log_det : torch.Tensor
+            A scalar.
+        """
+        z = torch.linalg.solve_triangular(self.scale_tril(), (x - self.loc).T, upper=False).T
+        return z, -self.log_diagonal.sum()
+
     def log_prob(self, x):
         """Exact Gaussian log-density at ``x``.
 
@@ -116,11 +156,28 @@ class GaussianBase(nn.Module):
         -------
         log_prob : torch.Tensor of shape (n_samples,)
         """
-        z = torch.linalg.solve_triangular(
-            self.scale_tril(), (x - self.loc).T, upper=False
-        ).T
-        return (
-            -0.5 * z.square().sum(-1)
-            - self.log_diagonal.sum()
-            - 0.5 * self.latent_dim * math.log(2 * math.pi)
-        )
+        z, log_det = self.inverse(x)
+        return -0.5 * z.square().sum(-1) + log_det - 0.5 * self.latent_dim * math.log(2 * math.pi)
+
+    @torch.no_grad()
+    def initialize_from_data(self, x, ridge=1e-3):
+        """Set the mean and covariance to ``x``'s (maximum likelihood, plus a ridge).
+
+        The ridge keeps the Cholesky factor finite for collinear or constant features
+        (on standardized data, a variance floor of ``ridge``).
+
+        Parameters
+        ----------
+        x : torch.Tensor of shape (n_samples, n_features)
+            Training data.
+        ridge : float, default=1e-3
+            Added to the covariance's diagonal.
+        """
+        x = x.double()
+        centered = x - x.mean(0)
+        covariance = centered.T @ centered / len(x)
+        covariance += ridge * torch.eye(self.latent_dim, dtype=x.dtype, device=x.device)
+        tril = torch.linalg.cholesky(covariance)
+        self.loc.copy_(x.mean(0))
+        self.off_diagonal.copy_(torch.tril(tril, -1))
+        self.log_diagonal.copy_(torch.diagonal(tril).log())

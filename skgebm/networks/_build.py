@@ -34,7 +34,10 @@ def build_base(
     ----------
     base : {"flow", "gaussian", "generator"}, zuko.flows.Flow or torch.nn.Module
         ``"flow"``: a zuko flow of family ``flow`` with coupling-style inverses (two
-        passes), so sampling costs as little as density evaluation in any dimension.
+        passes), so sampling costs as little as density evaluation in any dimension,
+        composed with a learned affine map; it starts as that affine map (each
+        transform's last layer is zero, the identity), so
+        ``initialize_from_data`` makes it the data's Gaussian fit.
         ``"gaussian"``: a full-covariance :class:`GaussianBase`.
         ``"generator"``: an MLP generator from a ``latent_dim`` normal latent. A zuko
         flow or a :class:`FlowBase`/:class:`GeneratorBase` is used as given (deep
@@ -79,20 +82,22 @@ def build_base(
         if flow != "realnvp":
             options["passes"] = 2
         with torch.random.fork_rng(devices=[]):
-            module = FlowBase(FLOWS[flow](n_features, **options), n_features)
-    elif base == "gaussian":
+            flow = reset_parameters(FLOWS[flow](n_features, **options), generator)
+        for transform in flow.transform.transforms:
+            _zero_last_linear(transform)
+        return FlowBase(flow, n_features, affine=True)
+    if base == "gaussian":
         return GaussianBase(n_features)
-    elif base == "generator":
+    if base == "generator":
         latent_dim = n_features if latent_dim is None else latent_dim
         latent_dim = _positive_int(latent_dim, "latent_dim")
         with torch.random.fork_rng(devices=[]):
             module = GeneratorBase(mlp(latent_dim, hidden, n_features), latent_dim)
-    else:
-        raise ValueError(
-            "base must be 'flow', 'gaussian', 'generator', a zuko flow or a torch.nn.Module, "
-            f"got {base!r}."
-        )
-    return reset_parameters(module, generator)
+        return reset_parameters(module, generator)
+    raise ValueError(
+        "base must be 'flow', 'gaussian', 'generator', a zuko flow or a torch.nn.Module, "
+        f"got {base!r}."
+    )
 
 
 def build_energy(
@@ -105,6 +110,9 @@ def build_energy(
     generator,
 ):
     """Build the energy named by ``energy``, clamped below at ``minimum``.
+
+    The built-in MLP's output layer starts at zero (unless spectrally normalised,
+    where a zero weight has no spectral norm), so a GEBM starts as its base.
 
     Parameters
     ----------
@@ -133,7 +141,27 @@ def build_energy(
         raise ValueError(f"energy must be 'mlp' or a torch.nn.Module, got {energy!r}.")
     with torch.random.fork_rng(devices=[]):
         network = mlp(n_features, tuple(hidden_layer_sizes), 1, spectral_norm=spectral_norm)
-    return reset_parameters(Energy(network, minimum), generator)
+    reset_parameters(network, generator)
+    if not spectral_norm:
+        _zero_last_linear(network)
+    return Energy(network, minimum)
+
+
+@torch.no_grad()
+def _zero_last_linear(module):
+    """Zero the output of ``module``: its last linear layer (torch's or zuko's), or,
+    without one (zuko's element-wise transform of a single feature), its parameters.
+
+    A zuko transform whose parameters are zero is the identity."""
+    layers = [
+        layer
+        for layer in module.modules()
+        if isinstance(getattr(layer, "weight", None), nn.Parameter) and layer.weight.dim() == 2
+    ]
+    parameters = [layers[-1].weight, layers[-1].bias] if layers else module.parameters()
+    for parameter in parameters:
+        if parameter is not None:
+            parameter.zero_()
 
 
 def _positive_int(value, name):

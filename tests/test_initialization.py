@@ -1,0 +1,106 @@
+"""Where training starts, and where early stopping may end: the data's Gaussian fit."""
+
+import numpy as np
+import pytest
+import torch
+from scipy.stats import multivariate_normal
+
+from skgebm import GEBMEstimator
+from skgebm._training import GEBMNet
+from skgebm.networks import build_base, build_energy
+
+
+@pytest.fixture(scope="module")
+def correlated():
+    rng = np.random.RandomState(0)
+    return rng.normal(size=(400, 3)) @ [[1.0, 0.5, 0.0], [0.0, 1.0, -0.8], [0.0, 0.0, 0.3]]
+
+
+def _gaussian_fit_log_density(X, points, ridge):
+    """The maximum-likelihood Gaussian of ``X`` with ``ridge`` added to its variances."""
+    covariance = np.cov(X.T, bias=True) + np.diag(ridge)
+    return multivariate_normal(X.mean(0), covariance).logpdf(points)
+
+
+@pytest.mark.parametrize(
+    "base, flow, n_features",
+    [("gaussian", "nsf", 3), ("flow", "nsf", 3), ("flow", "maf", 3), ("flow", "realnvp", 3),
+     ("flow", "nsf", 1)],
+)
+def test_explicit_base_starts_at_the_gaussian_fit(correlated, base, flow, n_features):
+    X = torch.as_tensor(correlated[:, :n_features], dtype=torch.float64)
+    module = build_base(base, n_features, flow=flow, generator=torch.Generator()).double()
+    module.initialize_from_data(X)
+    expected = _gaussian_fit_log_density(X.numpy(), X.numpy(), np.full(n_features, 1e-3))
+    with torch.no_grad():
+        np.testing.assert_allclose(module.log_prob(X).numpy(), expected, rtol=1e-6)
+        z = torch.randn(100_000, n_features, generator=torch.Generator().manual_seed(0))
+        samples = module(z.double()).numpy()
+    np.testing.assert_allclose(np.cov(samples.T, bias=True), np.cov(X.T, bias=True), atol=0.03)
+
+
+@pytest.mark.parametrize("spectral_norm", [False, True])
+def test_builtin_energy_starts_flat_unless_spectrally_normalised(spectral_norm):
+    energy = build_energy("mlp", 3, spectral_norm=spectral_norm, generator=torch.Generator())
+    values = energy(torch.randn(50, 3, generator=torch.Generator().manual_seed(1)))
+    assert torch.isfinite(values).all()
+    assert (values.abs().max() == 0) != spectral_norm
+
+
+def test_untrained_model_is_the_gaussian_fit(correlated):
+    # one iteration at a vanishing learning rate: the score is the start's
+    est = GEBMEstimator(max_iter=1, learning_rate=1e-12, validation_fraction=None,
+                        n_partition_samples=4096, random_state=0).fit(correlated)
+    np.testing.assert_allclose(
+        est.score_samples(correlated[:50]),
+        # the ridge is added in standardized units
+        _gaussian_fit_log_density(correlated, correlated[:50], 1e-3 * correlated.var(0)),
+        atol=1e-4,
+    )
+
+
+def test_overfitting_training_gives_back_the_start(monkeypatch, correlated):
+    # every epoch validates worse than the start: early stopping restores the start
+    validation_losses = GEBMNet._validation_losses
+
+    def worse_after_start(self, x_data):
+        losses = validation_losses(self, x_data)
+        return {name: loss + self.n_iter_ for name, loss in losses.items()}
+
+    monkeypatch.setattr(GEBMNet, "_validation_losses", worse_after_start)
+    est = GEBMEstimator(max_iter=1000, n_iter_no_change=2, n_partition_samples=4096,
+                        random_state=0).fit(correlated)
+    # two epochs until the base freezes, two more for the energy alone
+    assert est.n_iter_ == 400 and est.net_.base_frozen_
+    start = GEBMEstimator(max_iter=1, learning_rate=1e-12, n_partition_samples=4096,
+                          random_state=0).fit(correlated)
+    np.testing.assert_allclose(
+        est.score_samples(correlated), start.score_samples(correlated), atol=1e-5
+    )
+
+
+def test_base_freezes_at_its_best_while_the_energy_goes_on(monkeypatch, correlated):
+    # the base's validation only gets worse, the model's keeps improving
+    validation_losses = GEBMNet._validation_losses
+
+    def diverging(self, x_data):
+        losses = validation_losses(self, x_data)
+        return {"valid_loss": losses["valid_loss"] - self.n_iter_,
+                "valid_base_loss": losses["valid_base_loss"] + self.n_iter_}
+
+    monkeypatch.setattr(GEBMNet, "_validation_losses", diverging)
+    params = dict(max_iter=600, n_iter_no_change=2, n_partition_samples=4096, random_state=0)
+    est = GEBMEstimator(**params).fit(correlated)
+    start = GEBMEstimator(**{**params, "max_iter": 1, "learning_rate": 1e-12}).fit(correlated)
+    # maximum likelihood steps the base every iteration, until it freezes at epoch 2
+    assert est.n_iter_ == 600 and est.net_.n_base_steps_ == 200 and est.net_.base_frozen_
+    for key, value in est.base_.state_dict().items():  # the start's base
+        torch.testing.assert_close(value, start.base_.state_dict()[key], atol=1e-8, rtol=0)
+    assert not np.allclose(est.score_samples(correlated), start.score_samples(correlated))
+
+
+def test_partial_fit_does_not_stop_early(correlated):
+    est = GEBMEstimator(max_iter=100, n_partition_samples=1024, random_state=0).fit(correlated)
+    assert "valid_loss" in est.net_.history[-1]
+    est.partial_fit(correlated)
+    assert est.n_iter_ == 200 and "valid_loss" not in est.net_.history[-1]
