@@ -224,6 +224,9 @@ class GEBMEstimator(DensityMixin, BaseEstimator):
     (3,)
     """
 
+    #: Whether a built-in explicit base starts at the training data's Gaussian fit.
+    _start_at_data_fit = True
+
     _parameter_constraints = {
         "objective": [StrOptions(set(OBJECTIVES))],
         "base": [StrOptions({"flow", "gaussian", "generator"}), nn.Module],
@@ -370,7 +373,10 @@ class GEBMEstimator(DensityMixin, BaseEstimator):
         try:
             self.net_ = train(
                 self._standardized(X),
-                settings={name: getattr(self, name) for name in _TRAINING_PARAMS},
+                settings={
+                    **{name: getattr(self, name) for name in _TRAINING_PARAMS},
+                    "start_at_data_fit": self._start_at_data_fit,
+                },
                 seed=train_seed,
                 device=str(_resolve_device(self.device)),
                 verbose=self.verbose,
@@ -734,7 +740,7 @@ def _train_network(X, *, settings, seed, device, verbose):
         X.shape[1], settings=settings, seed=seed, device=device, verbose=verbose,
         valid_data=X_valid,
     )
-    if isinstance(settings["base"], str) and net.base_.has_density:
+    if settings["start_at_data_fit"] and isinstance(settings["base"], str) and net.base_.has_density:
         net.base_.initialize_from_data(torch.as_tensor(X, device=device))
     _seed_generators(net, seed)
     try:
