@@ -740,7 +740,8 @@ def _train_network(X, *, settings, seed, device, verbose):
         X.shape[1], settings=settings, seed=seed, device=device, verbose=verbose,
         valid_data=X_valid,
     )
-    if settings["start_at_data_fit"] and isinstance(settings["base"], str) and net.base_.has_density:
+    builtin_explicit = isinstance(settings["base"], str) and net.base_.has_density
+    if settings["start_at_data_fit"] and builtin_explicit:
         net.base_.initialize_from_data(torch.as_tensor(X, device=device))
     _seed_generators(net, seed)
     try:
