@@ -224,7 +224,8 @@ class GEBMEstimator(DensityMixin, BaseEstimator):
     (3,)
     """
 
-    #: Whether a built-in explicit base starts at the training data's Gaussian fit.
+    #: Whether a built-in explicit base starts at the training data's Gaussian fit
+    #: (flow transforms at the identity, energy at zero).
     _start_at_data_fit = True
 
     _parameter_constraints = {
@@ -683,6 +684,7 @@ def _build_network(n_features, *, settings, seed, device, verbose, valid_data=No
         n_flow_transforms=s["n_flow_transforms"],
         latent_dim=s["latent_dim"],
         hidden_layer_sizes=s["base_hidden_layer_sizes"],
+        neutral_start=s["start_at_data_fit"],
         generator=generator,
     ).to(device)
     energy = build_energy(
@@ -691,6 +693,7 @@ def _build_network(n_features, *, settings, seed, device, verbose, valid_data=No
         hidden_layer_sizes=s["energy_hidden_layer_sizes"],
         spectral_norm=s["spectral_norm"],
         minimum=s["energy_min"],
+        neutral_start=s["start_at_data_fit"],
         generator=generator,
     ).to(device)
     callbacks = [ProgressBar()] if verbose else []

@@ -47,6 +47,24 @@ def test_builtin_energy_starts_flat_unless_spectrally_normalised(spectral_norm):
     assert (values.abs().max() == 0) != spectral_norm
 
 
+def test_random_start_keeps_the_initial_weights(correlated):
+    # the outlier detector's start: zuko's flow as initialized, no affine map, and a
+    # non-constant energy
+    X = torch.as_tensor(correlated, dtype=torch.float32)
+    def seeded():
+        return torch.Generator().manual_seed(0)
+
+    base = build_base("flow", 3, neutral_start=False, generator=seeded())
+    energy = build_energy("mlp", 3, neutral_start=False, generator=seeded())
+    assert base.affine is None
+    with torch.no_grad():
+        assert base(X).sub(X).abs().max() > 1e-2  # not the identity
+        assert energy(X).std() > 0
+    reference = build_base("flow", 3, neutral_start=False, generator=seeded())
+    with torch.no_grad():
+        torch.testing.assert_close(base.log_prob(X), reference.log_prob(X))
+
+
 def test_untrained_model_is_the_gaussian_fit(correlated):
     # one iteration at a vanishing learning rate: the score is the start's
     est = GEBMEstimator(max_iter=1, learning_rate=1e-12, validation_fraction=None,

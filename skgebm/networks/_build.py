@@ -26,6 +26,7 @@ def build_base(
     n_flow_transforms=3,
     latent_dim=None,
     hidden_layer_sizes=(64, 64),
+    neutral_start=True,
     generator,
 ):
     """Build the base distribution named by ``base``.
@@ -35,8 +36,8 @@ def build_base(
     base : {"flow", "gaussian", "generator"}, zuko.flows.Flow or torch.nn.Module
         ``"flow"``: a zuko flow of family ``flow`` with coupling-style inverses (two
         passes), so sampling costs as little as density evaluation in any dimension,
-        composed with a learned affine map; it starts as that affine map (each
-        transform's last layer is zero, the identity), so
+        with ``neutral_start``, composed with a learned affine map and started as that
+        map (each transform's last layer is zero, the identity), so
         ``initialize_from_data`` makes it the data's Gaussian fit.
         ``"gaussian"``: a full-covariance :class:`GaussianBase`.
         ``"generator"``: an MLP generator from a ``latent_dim`` normal latent. A zuko
@@ -52,6 +53,10 @@ def build_base(
         Latent dimension of a generator; ``None`` means ``n_features``.
     hidden_layer_sizes : sequence of int
         Hidden widths of the flow's conditioners or of the generator.
+    neutral_start : bool, default=True
+        Give a built-in flow the affine map and start its transforms at the identity;
+        ``False`` keeps zuko's flow as initialized, without the affine map, whose full
+        covariance overfits when there are about as many features as rows.
     generator : torch.Generator
         Source of the initial weights of built-in networks.
 
@@ -83,9 +88,10 @@ def build_base(
             options["passes"] = 2
         with torch.random.fork_rng(devices=[]):
             flow = reset_parameters(FLOWS[flow](n_features, **options), generator)
-        for transform in flow.transform.transforms:
-            _zero_last_linear(transform)
-        return FlowBase(flow, n_features, affine=True)
+        if neutral_start:
+            for transform in flow.transform.transforms:
+                _zero_last_linear(transform)
+        return FlowBase(flow, n_features, affine=neutral_start)
     if base == "gaussian":
         return GaussianBase(n_features)
     if base == "generator":
@@ -107,12 +113,10 @@ def build_energy(
     hidden_layer_sizes=(128, 128),
     spectral_norm=False,
     minimum=-10.0,
+    neutral_start=True,
     generator,
 ):
     """Build the energy named by ``energy``, clamped below at ``minimum``.
-
-    The built-in MLP's output layer starts at zero (unless spectrally normalised,
-    where a zero weight has no spectral norm), so a GEBM starts as its base.
 
     Parameters
     ----------
@@ -126,6 +130,9 @@ def build_energy(
         Spectral normalisation of the MLP's layers.
     minimum : float or None
         Lower clamp of the energy.
+    neutral_start : bool, default=True
+        Start the built-in MLP's output layer at zero, so a GEBM starts as its base
+        (not with spectral normalisation, where a zero weight has no spectral norm).
     generator : torch.Generator
         Source of the initial weights of the built-in MLP.
 
@@ -142,7 +149,7 @@ def build_energy(
     with torch.random.fork_rng(devices=[]):
         network = mlp(n_features, tuple(hidden_layer_sizes), 1, spectral_norm=spectral_norm)
     reset_parameters(network, generator)
-    if not spectral_norm:
+    if neutral_start and not spectral_norm:
         _zero_last_linear(network)
     return Energy(network, minimum)
 
