@@ -9,7 +9,14 @@ from contextlib import contextmanager
 
 import numpy as np
 
-__all__ = ["format_rst_table", "format_text_table", "mean_std", "timer", "write_json"]
+__all__ = [
+    "format_rst_table",
+    "format_text_table",
+    "mean_std",
+    "read_json",
+    "timer",
+    "write_json",
+]
 
 
 @contextmanager
@@ -53,3 +60,9 @@ def write_json(path, payload):
     with open(path, "w", encoding="utf-8") as file:
         json.dump(payload, file, indent=2, allow_nan=True)
         file.write("\n")
+
+
+def read_json(path):
+    """The payload of a file written by :func:`write_json`."""
+    with open(path, encoding="utf-8") as file:
+        return json.load(file)

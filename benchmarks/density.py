@@ -39,6 +39,11 @@ Everything runs on one thread. From the repository root::
 
     python benchmarks/density.py --json density.json --rst density.rst
     python benchmarks/density.py --quick --max-iter 20 --datasets eight_gaussians
+
+Seeds can run as separate jobs and be tabulated together::
+
+    python benchmarks/density.py --seeds 1 --first-seed 1 --json density1.json
+    python benchmarks/density.py --merge density0.json density1.json --rst density.rst
 """
 
 import argparse
@@ -48,7 +53,14 @@ import time
 
 import numpy as np
 import torch
-from _common import format_rst_table, format_text_table, mean_std, timer, write_json
+from _common import (
+    format_rst_table,
+    format_text_table,
+    mean_std,
+    read_json,
+    timer,
+    write_json,
+)
 from skgebm.metrics import mmd2
 from sklearn.datasets import load_breast_cancer, load_digits, load_wine
 from sklearn.mixture import GaussianMixture
@@ -283,7 +295,14 @@ def acceptance_rows(checks):
 
 def main(argv=None):
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
-    parser.add_argument("--seeds", type=int, default=3, help="number of seeds (0, 1, ...)")
+    parser.add_argument("--seeds", type=int, default=3, help="number of seeds")
+    parser.add_argument("--first-seed", type=int, default=0, help="seeds start here")
+    parser.add_argument(
+        "--merge",
+        nargs="+",
+        metavar="JSON",
+        help="tabulate the records of these earlier runs (split by seed) instead of running",
+    )
     parser.add_argument("--datasets", nargs="+", choices=DATASETS, help="default: all")
     parser.add_argument("--max-iter", type=int, help="GEBM and flow-MLE iterations (default: GEBM's)")
     parser.add_argument(
@@ -299,28 +318,37 @@ def main(argv=None):
     n_toy = N_TOY_QUICK if args.quick else N_TOY
     names = args.datasets or (QUICK_DATASETS if args.quick else DATASETS)
 
-    start, records = time.perf_counter(), []
+    seeds = list(range(args.first_seed, args.first_seed + n_seeds))
     settings = {
-        "seeds": n_seeds,
+        "seeds": seeds,
         "datasets": list(names),
         "max_iter": args.max_iter,
         "n_toy": n_toy,
         "threads": torch.get_num_threads(),
     }
-    for name in names:
-        for seed in range(n_seeds):
-            with threadpool_limits(limits=1):
-                records.append(run(name, seed, args.max_iter, n_toy))
-            times = ", ".join(f"{k} {v:.1f}s" for k, v in records[-1]["fit_time_s"].items())
-            print(f"done {name} seed {seed}: {times}", file=sys.stderr, flush=True)
-            if args.json:
-                write_json(args.json, {"settings": settings, "records": records})
-    total = time.perf_counter() - start
+    if args.merge:
+        runs = [read_json(path) for path in args.merge]
+        records = [record for run_ in runs for record in run_["records"]]
+        names = list(dict.fromkeys(record["dataset"] for record in records))
+        seeds = sorted({record["seed"] for record in records})
+        total = sum(run_.get("total_time_s", 0.0) for run_ in runs)
+        settings = {**runs[0]["settings"], "seeds": seeds, "datasets": names, "merged": args.merge}
+    else:
+        start, records = time.perf_counter(), []
+        for name in names:
+            for seed in seeds:
+                with threadpool_limits(limits=1):
+                    records.append(run(name, seed, args.max_iter, n_toy))
+                times = ", ".join(f"{k} {v:.1f}s" for k, v in records[-1]["fit_time_s"].items())
+                print(f"done {name} seed {seed}: {times}", file=sys.stderr, flush=True)
+                if args.json:
+                    write_json(args.json, {"settings": settings, "records": records})
+        total = time.perf_counter() - start
 
     header = ["data set", "method", "test log-lik.", "MMD² ×10³", "fit time (s)"]
     check_header = ["data set", "beats GMM & KDE", "≥ flow MLE − 0.05", "≤ 0.1 from truth", "MCMC lowers MMD²"]
     rows, checks = table_rows(records, names), acceptance(records, names)
-    seeds_note = f"mean ± std over {n_seeds} seed(s); total run time {total:.0f} s"
+    seeds_note = f"mean ± std over {len(seeds)} seed(s); total run time {total:.0f} s"
     print(format_text_table(header, rows), f"\n{seeds_note}\n")
     print(format_text_table(check_header, acceptance_rows(checks)))
     if args.json:

@@ -36,7 +36,7 @@ from pathlib import Path
 import numpy as np
 import scipy.io
 import torch
-from _common import format_rst_table, format_text_table, mean_std, write_json
+from _common import format_rst_table, format_text_table, mean_std, read_json, write_json
 from scipy.stats import rankdata
 from sklearn.ensemble import IsolationForest
 from sklearn.metrics import average_precision_score, roc_auc_score
@@ -208,13 +208,22 @@ def main(argv=None):
     )
     parser.add_argument("--json", help="write the settings and per-run records here")
     parser.add_argument("--rst", help="write the tables here as reStructuredText")
+    parser.add_argument(
+        "--merge",
+        nargs="+",
+        metavar="JSON",
+        help="tabulate the records of these earlier runs instead of running",
+    )
     args = parser.parse_args(argv)
-    if not Path(args.data_dir).is_dir():
+    if args.merge:
+        records = [record for path in args.merge for record in read_json(path)["records"]]
+    elif not Path(args.data_dir).is_dir():
         print(f"ODDS data not found in {args.data_dir}: nothing to run.")
         return 0
-    torch.set_num_threads(1)  # and threadpool_limits below: one thread, comparable times
-    with threadpool_limits(limits=1):
-        records = run(args.datasets, args.data_dir, args.seeds, args.max_train_rows)
+    else:
+        torch.set_num_threads(1)  # and threadpool_limits below: one thread, comparable times
+        with threadpool_limits(limits=1):
+            records = run(args.datasets, args.data_dir, args.seeds, args.max_train_rows)
     if not records:
         return 0
     tables = [metric_table(records, metric) for metric in METRICS] + [cpu_row(records)]
@@ -222,7 +231,7 @@ def main(argv=None):
         print(f"\n{format_text_table(header, rows)}")
     print("\n" + "\n".join(notes(records)))
     if args.json:
-        settings = {k: v for k, v in vars(args).items() if k not in ("json", "rst")}
+        settings = {k: v for k, v in vars(args).items() if k not in ("json", "rst", "merge")}
         write_json(args.json, {"settings": settings, "records": records})
     if args.rst:
         with open(args.rst, "w", encoding="utf-8") as file:

@@ -45,7 +45,8 @@ if INTERSPHINX:
     extensions.append("sphinx.ext.intersphinx")
 
 templates_path = ["_templates"]
-exclude_patterns = ["_build", "**.ipynb_checkpoints"]
+# benchmarks/: tables written by the benchmark scripts, included by benchmarks.rst
+exclude_patterns = ["_build", "**.ipynb_checkpoints", "benchmarks"]
 root_doc = "index"
 default_role = "literal"
 
