@@ -374,10 +374,7 @@ class GEBMEstimator(DensityMixin, BaseEstimator):
         try:
             self.net_ = train(
                 self._standardized(X),
-                settings={
-                    **{name: getattr(self, name) for name in _TRAINING_PARAMS},
-                    "start_at_data_fit": self._start_at_data_fit,
-                },
+                settings=self._training_settings(),
                 seed=train_seed,
                 device=str(_resolve_device(self.device)),
                 verbose=self.verbose,
@@ -407,6 +404,13 @@ class GEBMEstimator(DensityMixin, BaseEstimator):
         if not hasattr(self, "net_"):
             return self.fit(X)
         return self._continue_fit(X)
+
+    def _training_settings(self):
+        """What training depends on: the training parameters and the start."""
+        return {
+            **{name: getattr(self, name) for name in _TRAINING_PARAMS},
+            "start_at_data_fit": self._start_at_data_fit,
+        }
 
     def _continue_fit(self, X):
         X = validate_data(self, X, dtype=_FLOAT_DTYPES, ensure_min_samples=2, reset=False)

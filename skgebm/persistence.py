@@ -15,12 +15,7 @@ import torch
 from sklearn.utils.validation import check_is_fitted
 
 from . import __version__
-from ._gebm import (
-    _TRAINING_PARAMS,
-    GEBMEstimator,
-    _build_network,
-    _resolve_device,
-)
+from ._gebm import GEBMEstimator, _build_network, _resolve_device
 from .outlier import GEBMOutlierDetector
 
 __all__ = ["load", "save"]
@@ -124,7 +119,7 @@ def load(path, *, device=None):
         setattr(estimator, name, _decode(value))
     net = _build_network(
         estimator.n_features_in_,
-        settings={name: params[name] for name in _TRAINING_PARAMS},
+        settings=estimator._training_settings(),
         seed=0,  # the weights are overwritten below
         device=str(_resolve_device(params["device"])),
         verbose=params["verbose"],
