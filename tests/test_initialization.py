@@ -5,7 +5,7 @@ import pytest
 import torch
 from scipy.stats import multivariate_normal
 
-from skgebm import GEBMEstimator
+from skgebm import GEBMEstimator, GEBMOutlierDetector
 from skgebm._training import GEBMNet
 from skgebm.networks import build_base, build_energy
 
@@ -47,22 +47,29 @@ def test_builtin_energy_starts_flat_unless_spectrally_normalised(spectral_norm):
     assert (values.abs().max() == 0) != spectral_norm
 
 
+def _seeded():
+    return torch.Generator().manual_seed(0)
+
+
 def test_random_start_keeps_the_initial_weights(correlated):
     # the outlier detector's start: zuko's flow as initialized, no affine map, and a
     # non-constant energy
     X = torch.as_tensor(correlated, dtype=torch.float32)
-    def seeded():
-        return torch.Generator().manual_seed(0)
-
-    base = build_base("flow", 3, neutral_start=False, generator=seeded())
-    energy = build_energy("mlp", 3, neutral_start=False, generator=seeded())
+    base = build_base("flow", 3, neutral_start=False, generator=_seeded())
+    energy = build_energy("mlp", 3, neutral_start=False, generator=_seeded())
     assert base.affine is None
     with torch.no_grad():
         assert base(X).sub(X).abs().max() > 1e-2  # not the identity
         assert energy(X).std() > 0
-    reference = build_base("flow", 3, neutral_start=False, generator=seeded())
+    reference = build_base("flow", 3, neutral_start=False, generator=_seeded())
     with torch.no_grad():
         torch.testing.assert_close(base.log_prob(X), reference.log_prob(X))
+
+
+def test_detector_keeps_the_random_start_and_the_estimator_the_data_fit(correlated):
+    params = {"max_iter": 1, "validation_fraction": None, "random_state": 0}
+    assert GEBMOutlierDetector(**params).fit(correlated).net_.base_.affine is None
+    assert GEBMEstimator(**params).fit(correlated).net_.base_.affine is not None
 
 
 def test_untrained_model_is_the_gaussian_fit(correlated):
