@@ -50,6 +50,7 @@ _TRAINING_PARAMS = (
     "max_iter",
     "batch_size",
     "learning_rate",
+    "base_learning_rate",
     "beta_1",
     "beta_2",
     "n_energy_steps",
@@ -138,7 +139,13 @@ class GEBMEstimator(DensityMixin, BaseEstimator):
     batch_size : int, default=256
         Minibatch size of data and of base samples.
     learning_rate : float, default=1e-3
-        Adam learning rate of the energy and of the base.
+        Adam learning rate of the energy, and of the base unless ``base_learning_rate``
+        is set.
+    base_learning_rate : float or None, default=None
+        Adam learning rate of the base; ``None`` uses ``learning_rate``. Two time scales
+        (Heusel et al., 2017): a flow trained by maximum likelihood on many rows in few
+        dimensions often gains from a larger one (e.g. 3e-3), while on few rows in many
+        dimensions it overfits sooner.
     beta_1, beta_2 : float, default=0.5, 0.999
         Adam's betas (the paper's).
     n_energy_steps : int, default=5
@@ -249,6 +256,7 @@ class GEBMEstimator(DensityMixin, BaseEstimator):
         "max_iter": [Interval(Integral, 1, None, closed="left")],
         "batch_size": [Interval(Integral, 1, None, closed="left")],
         "learning_rate": [Interval(Real, 0, None, closed="neither")],
+        "base_learning_rate": [Interval(Real, 0, None, closed="neither"), None],
         "beta_1": [Interval(Real, 0, 1, closed="left")],
         "beta_2": [Interval(Real, 0, 1, closed="left")],
         "n_energy_steps": [Interval(Integral, 1, None, closed="left")],
@@ -291,6 +299,7 @@ class GEBMEstimator(DensityMixin, BaseEstimator):
         max_iter=2000,
         batch_size=256,
         learning_rate=1e-3,
+        base_learning_rate=None,
         beta_1=0.5,
         beta_2=0.999,
         n_energy_steps=5,
@@ -329,6 +338,7 @@ class GEBMEstimator(DensityMixin, BaseEstimator):
         self.max_iter = max_iter
         self.batch_size = batch_size
         self.learning_rate = learning_rate
+        self.base_learning_rate = base_learning_rate
         self.beta_1 = beta_1
         self.beta_2 = beta_2
         self.n_energy_steps = n_energy_steps
@@ -716,6 +726,7 @@ def _build_network(n_features, *, settings, seed, device, verbose, valid_data=No
         burst_every=s["burst_every"],
         optimizer=torch.optim.Adam,
         lr=s["learning_rate"],
+        optimizer_base__lr=s["base_learning_rate"] or s["learning_rate"],
         optimizer__betas=betas,
         optimizer_base__betas=betas,
         batch_size=s["batch_size"],

@@ -56,9 +56,9 @@ class GEBMOutlierDetector(OutlierMixin, GEBMEstimator):
         As in :class:`~skgebm.GEBMEstimator`, with its defaults.
     max_iter : int, default=500
         Training iterations (the estimator's default is 2000).
-    batch_size, learning_rate, beta_1, beta_2, n_energy_steps, n_burst_steps
+    batch_size, learning_rate, base_learning_rate, beta_1, beta_2, n_energy_steps
         As in :class:`~skgebm.GEBMEstimator`, with its defaults.
-    burst_every, sampler, n_mcmc_steps, mcmc_step_size
+    n_burst_steps, burst_every, sampler, n_mcmc_steps, mcmc_step_size
         As in :class:`~skgebm.GEBMEstimator`, with its defaults.
     n_partition_samples : int, default=16384
         Base samples of the estimate of :math:`\log Z_T` (the estimator's default is
@@ -175,6 +175,7 @@ class GEBMOutlierDetector(OutlierMixin, GEBMEstimator):
         max_iter=500,
         batch_size=256,
         learning_rate=1e-3,
+        base_learning_rate=None,
         beta_1=0.5,
         beta_2=0.999,
         n_energy_steps=5,
@@ -214,6 +215,7 @@ class GEBMOutlierDetector(OutlierMixin, GEBMEstimator):
             max_iter=max_iter,
             batch_size=batch_size,
             learning_rate=learning_rate,
+            base_learning_rate=base_learning_rate,
             beta_1=beta_1,
             beta_2=beta_2,
             n_energy_steps=n_energy_steps,

@@ -146,6 +146,21 @@ def test_partial_fit_continues_training(moons, fast_params):
     assert any(not torch.equal(v, est.energy_.state_dict()[k]) for k, v in energy.items())
 
 
+@pytest.mark.parametrize("base_learning_rate, base_moves", [(None, True), (1e-12, False)])
+def test_base_learning_rate_steps_the_base_only(moons, fast_params, base_learning_rate,
+                                                base_moves):
+    params = {**fast_params, "validation_fraction": None, "random_state": 0}
+    start = GEBMEstimator(**{**params, "max_iter": 1, "learning_rate": 1e-12}).fit(moons)
+    est = GEBMEstimator(**params, base_learning_rate=base_learning_rate).fit(moons)
+    assert [group["lr"] for group in est.net_.optimizer_base_.param_groups] == [
+        base_learning_rate or est.learning_rate
+    ]
+    moved = [not torch.allclose(a, b, atol=1e-6) for a, b in
+             zip(start.base_.parameters(), est.base_.parameters())]
+    assert any(moved) == base_moves
+    assert not torch.allclose(start.energy_.network[0].weight, est.energy_.network[0].weight)
+
+
 def test_early_stopping_restores_the_best_model(monkeypatch):
     from skgebm._training import EarlyStopping
 
