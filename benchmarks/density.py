@@ -70,6 +70,7 @@ from sklearn.preprocessing import StandardScaler
 from threadpoolctl import threadpool_limits
 
 from skgebm import GEBMEstimator, datasets
+from skgebm._training import ITERATIONS_PER_EPOCH
 from skgebm.networks import build_base
 
 N_TOY = 5000
@@ -144,8 +145,9 @@ def fit_flow_mle(X, params, seed):
         generator=generator,
     )
     flow.initialize_from_data(data)
+    learning_rate = params["base_learning_rate"] or params["learning_rate"]
     optimizer = torch.optim.Adam(
-        flow.parameters(), lr=params["learning_rate"], betas=(params["beta_1"], params["beta_2"])
+        flow.parameters(), lr=learning_rate, betas=(params["beta_1"], params["beta_2"])
     )
 
     def valid_loss():
@@ -161,7 +163,7 @@ def fit_flow_mle(X, params, seed):
         optimizer.zero_grad(set_to_none=True)
         loss.backward()
         optimizer.step()
-        if valid is not None and iteration % 100 == 0:  # the estimator's epoch
+        if valid is not None and iteration % ITERATIONS_PER_EPOCH == 0:
             loss = valid_loss()
             if loss < best[0]:
                 best, misses = (loss, copy.deepcopy(flow.state_dict())), 0

@@ -175,7 +175,7 @@ class GEBMEstimator(DensityMixin, BaseEstimator):
         steps; the untrained model (the data's Gaussian fit for a built-in explicit
         base) is the first candidate, so stopping never ends below it on validation.
     n_iter_no_change : int, default=10
-        Epochs of 100 iterations without validation improvement before stopping; the
+        Epochs of 25 iterations without validation improvement before stopping; the
         best weights are restored. A base trained by maximum likelihood is frozen at
         its own best after as many epochs without improvement, while the energy goes
         on. Used with ``validation_fraction``.

@@ -30,7 +30,7 @@ from .exceptions import TrainingDivergedError
 __all__ = ["ITERATIONS_PER_EPOCH", "EarlyStopping", "GEBMNet", "MinibatchIterator"]
 
 #: Training iterations (energy steps) summarised by one row of the history.
-ITERATIONS_PER_EPOCH = 100
+ITERATIONS_PER_EPOCH = 25
 
 
 class MinibatchIterator:
