@@ -171,7 +171,7 @@ class GEBMEstimator(DensityMixin, BaseEstimator):
         Fraction of the data held out to monitor a validation loss (negative held-out
         log-likelihood with an explicit base, negative KALE with a generator) for
         early stopping; ``None`` trains on everything for ``max_iter`` iterations.
-        On by default because a flow overfits small tabular data within a few hundred
+        On by default because a flow overfits small tabular data within tens of
         steps; the untrained model (the data's Gaussian fit for a built-in explicit
         base) is the first candidate, so stopping never ends below it on validation.
     n_iter_no_change : int, default=10

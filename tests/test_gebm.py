@@ -189,7 +189,7 @@ def test_early_stopping_restores_the_best_model(monkeypatch):
 
     monkeypatch.setattr(EarlyStopping, "on_train_begin", recording_start)
     monkeypatch.setattr(EarlyStopping, "on_epoch_end", recording)
-    # 60 points in 13 dimensions: the default flow overfits within a few hundred steps
+    # 60 points in 13 dimensions: the default flow overfits within tens of steps
     X = np.random.RandomState(0).normal(size=(60, 13))
     params = dict(max_iter=2000, validation_fraction=0.3, n_iter_no_change=2, random_state=0)
     with warnings.catch_warnings():
