@@ -174,11 +174,13 @@ class GEBMEstimator(DensityMixin, BaseEstimator):
         On by default because a flow overfits small tabular data within tens of
         steps; the untrained model (the data's Gaussian fit for a built-in explicit
         base) is the first candidate, so stopping never ends below it on validation.
-    n_iter_no_change : int, default=10
-        Epochs of 25 iterations without validation improvement before stopping; the
-        best weights are restored. A base trained by maximum likelihood is frozen at
-        its own best after as many epochs without improvement, while the energy goes
-        on. Used with ``validation_fraction``.
+    n_iter_no_change : int, default=40
+        Epochs of 25 iterations (1,000 iterations by default) without validation
+        improvement before stopping; the best weights are restored. Validating often
+        finds a flow's best weights on small data; waiting long is robust to the noise
+        of the held-out loss on data that keeps improving slowly. A base trained by
+        maximum likelihood is frozen at its own best after as many epochs without
+        improvement, while the energy goes on. Used with ``validation_fraction``.
     device : str or torch.device, default="auto"
         ``"auto"`` uses CUDA when available, otherwise the CPU.
     memory : str, joblib.Memory or None, default=None
@@ -311,7 +313,7 @@ class GEBMEstimator(DensityMixin, BaseEstimator):
         n_partition_samples=65536,
         standardize=True,
         validation_fraction=0.1,
-        n_iter_no_change=10,
+        n_iter_no_change=40,
         device="auto",
         memory=None,
         warm_start=False,

@@ -187,7 +187,7 @@ class GEBMOutlierDetector(OutlierMixin, GEBMEstimator):
         n_partition_samples=16384,
         standardize=True,
         validation_fraction=None,
-        n_iter_no_change=10,
+        n_iter_no_change=40,
         device="auto",
         memory=None,
         warm_start=False,
