@@ -20,7 +20,6 @@ CHANGED_DEFAULTS = {
     "gradient_penalty": 0.01,
     "max_iter": 500,
     "n_partition_samples": 16384,
-    "validation_fraction": None,
 }
 
 
