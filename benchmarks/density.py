@@ -120,14 +120,14 @@ def load_dataset(name, seed, n_toy=N_TOY):
     return X_train, X_test, None
 
 
-def fit_flow_mle(X, params, seed):
+def fit_flow_mle(X, params, seed, learning_rate):
     """The GEBM's flow architecture, trained alone by maximum likelihood on ``X``.
 
-    ``params`` are a :class:`~skgebm.GEBMEstimator`'s: its flow, its data-fitted
-    Gaussian start, its base optimizer, its schedule (one base step per iteration, as
-    with ``base_loss="mle"``) and its early stopping (the same held-out fraction and
-    patience, the start included as a candidate), so that the two differ only by the
-    energy.
+    ``params`` are a :class:`~skgebm.GEBMEstimator`'s and ``learning_rate`` its base's
+    resolved step size: its flow, its data-fitted Gaussian start, its base optimizer,
+    its schedule (one base step per iteration, as with ``base_loss="mle"``) and its
+    early stopping (the same held-out fraction and patience, the start included as a
+    candidate), so that the two differ only by the energy.
     """
     generator = torch.Generator().manual_seed(seed)
     data = torch.as_tensor(X, dtype=torch.float32)
@@ -145,7 +145,6 @@ def fit_flow_mle(X, params, seed):
         generator=generator,
     )
     flow.initialize_from_data(data)
-    learning_rate = params["base_learning_rate"] or params["learning_rate"]
     optimizer = torch.optim.Adam(
         flow.parameters(), lr=learning_rate, betas=(params["beta_1"], params["beta_2"])
     )
@@ -213,8 +212,9 @@ def run(name, seed, max_iter, n_toy=N_TOY):
     loglik["gebm_base"] = gebm.score(Z_test)
     samples["gebm_base"] = gebm.sample(n_mmd, random_state=seed)
 
+    base_step = gebm.net_.get_params()["optimizer_base__lr"]
     with timer(times, "flow_mle"):
-        flow = fit_flow_mle(Z_train, gebm.get_params(), seed)
+        flow = fit_flow_mle(Z_train, gebm.get_params(), seed, base_step)
     loglik["flow_mle"] = float(flow_log_prob(flow, Z_test).mean())
     samples["flow_mle"] = flow_sample(flow, n_mmd, seed)
 

@@ -163,6 +163,21 @@ def test_base_learning_rate_steps_the_base_only(moons, fast_params, base_learnin
     assert not torch.allclose(start.energy_.network[0].weight, est.energy_.network[0].weight)
 
 
+@pytest.mark.parametrize(
+    "base, base_loss, factor",
+    [("flow", "auto", 3), ("gaussian", "mle", 3), ("flow", "kale", 1), ("generator", "auto", 1)],
+)
+def test_auto_base_learning_rate_is_faster_for_a_maximum_likelihood_base(
+    moons, fast_params, base, base_loss, factor
+):
+    params = {**fast_params, "max_iter": 1, "validation_fraction": None}
+    est = GEBMEstimator(**params, base=base, base_loss=base_loss, learning_rate=2e-3)
+    est.fit(moons)
+    assert est.base_learning_rate == "auto"
+    [group] = est.net_.optimizer_base_.param_groups
+    assert group["lr"] == pytest.approx(factor * 2e-3)
+
+
 def test_early_stopping_restores_the_best_model(monkeypatch):
     from skgebm._training import EarlyStopping
 

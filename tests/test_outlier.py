@@ -19,6 +19,7 @@ CHANGED_DEFAULTS = {
     "energy_hidden_layer_sizes": (64, 64),
     "gradient_penalty": 0.01,
     "max_iter": 500,
+    "base_learning_rate": None,
     "n_partition_samples": 16384,
 }
 
