@@ -56,14 +56,16 @@ class GEBMOutlierDetector(OutlierMixin, GEBMEstimator):
         As in :class:`~skgebm.GEBMEstimator`, with its defaults.
     max_iter : int, default=500
         Training iterations (the estimator's default is 2000).
-    batch_size, learning_rate, beta_1, beta_2, n_energy_steps
+    batch_size, learning_rate
         As in :class:`~skgebm.GEBMEstimator`, with its defaults.
     base_learning_rate : float, "auto" or None, default=None
         The base's step size, see :class:`~skgebm.GEBMEstimator` (whose default,
         ``"auto"``, triples it for a flow): ``None`` steps the base as fast as the
         energy, which ranks outliers better with this detector's randomly started
         flow.
-    n_burst_steps, burst_every, sampler, n_mcmc_steps, mcmc_step_size
+    beta_1, beta_2, n_energy_steps, n_burst_steps
+        As in :class:`~skgebm.GEBMEstimator`, with its defaults.
+    burst_every, sampler, n_mcmc_steps, mcmc_step_size
         As in :class:`~skgebm.GEBMEstimator`, with its defaults.
     n_partition_samples : int, default=16384
         Base samples of the estimate of :math:`\log Z_T` (the estimator's default is
