@@ -59,6 +59,7 @@ _TRAINING_PARAMS = (
     "n_energy_steps",
     "n_burst_steps",
     "burst_every",
+    "ema_decay",
     "validation_fraction",
     "n_iter_no_change",
     "verbose",
@@ -159,6 +160,13 @@ class GEBMEstimator(DensityMixin, BaseEstimator):
         Energy steps before the first base step and after every ``burst_every``-th.
     burst_every : int, default=500
         Base steps between energy bursts; 0 disables the later bursts.
+    ema_decay : float, default=0.99
+        Decay of an exponential moving average of the trained weights (energy and
+        base), which is what validation scores, early stopping keeps and the fitted
+        model is (Polyak averaging); 0 keeps the last iterate. Adam at a constant step
+        size jitters around its optimum and the average sits closer to it. The decay
+        ramps up from 0 over the first iterations, so the average follows a model
+        that overfits within tens of steps.
     sampler : {"kinetic", "ula", "mala", "hmc"} or sampler instance, default="kinetic"
         Latent MCMC sampler (see :mod:`skgebm.samplers`); ``"kinetic"`` is the paper's
         underdamped Langevin. An instance from :mod:`skgebm.samplers` is used as given
@@ -271,6 +279,7 @@ class GEBMEstimator(DensityMixin, BaseEstimator):
         "n_energy_steps": [Interval(Integral, 1, None, closed="left")],
         "n_burst_steps": [Interval(Integral, 0, None, closed="left")],
         "burst_every": [Interval(Integral, 0, None, closed="left")],
+        "ema_decay": [Interval(Real, 0, 1, closed="left")],
         "sampler": [StrOptions({"kinetic", "ula", "mala", "hmc"}), HasMethods(["sample"])],
         "n_mcmc_steps": [Interval(Integral, 0, None, closed="left")],
         "mcmc_step_size": [Interval(Real, 0, None, closed="neither")],
@@ -314,6 +323,7 @@ class GEBMEstimator(DensityMixin, BaseEstimator):
         n_energy_steps=5,
         n_burst_steps=100,
         burst_every=500,
+        ema_decay=0.99,
         sampler="kinetic",
         n_mcmc_steps=100,
         mcmc_step_size=0.05,
@@ -353,6 +363,7 @@ class GEBMEstimator(DensityMixin, BaseEstimator):
         self.n_energy_steps = n_energy_steps
         self.n_burst_steps = n_burst_steps
         self.burst_every = burst_every
+        self.ema_decay = ema_decay
         self.sampler = sampler
         self.n_mcmc_steps = n_mcmc_steps
         self.mcmc_step_size = mcmc_step_size
@@ -734,6 +745,7 @@ def _build_network(n_features, *, settings, seed, device, verbose, valid_data=No
         n_energy_steps=s["n_energy_steps"],
         n_burst_steps=s["n_burst_steps"],
         burst_every=s["burst_every"],
+        ema_decay=s["ema_decay"],
         optimizer=torch.optim.Adam,
         lr=s["learning_rate"],
         optimizer_base__lr=_base_learning_rate(s, objective),

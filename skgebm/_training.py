@@ -8,6 +8,12 @@ iteration is one energy step on a minibatch; a base step follows every
 by maximum likelihood, a base step follows every energy step. An epoch of the history is
 :data:`ITERATIONS_PER_EPOCH` iterations.
 
+With ``ema_decay``, the networks that validation sees, that early stopping keeps and
+that training ends with are exponential moving averages of the trained weights (Polyak
+averaging): the last iterate of Adam at a constant step size jitters around its optimum,
+and its average sits closer to it. Between the training steps of an epoch the live
+modules hold the trained weights; from validation to the next epoch, the averages.
+
 Base samples for the energy steps are drawn ``n_energy_steps`` minibatches at a time:
 one large pass through the base costs about as much as a small one on a CPU, where
 small passes are dominated by per-call overhead. The pool is redrawn after every
@@ -168,6 +174,10 @@ class GEBMNet(NeuralNet):
         Training iterations per call of ``fit``/``partial_fit``.
     n_energy_steps, n_burst_steps, burst_every : int
         Schedule of base steps, see the module docstring.
+    ema_decay : float
+        Decay of the moving average of the weights (energy, log-partition and base),
+        ramped up as ``min(ema_decay, (1 + t) / (10 + t))`` at iteration ``t`` so the
+        average does not remember the initial weights; 0 keeps the last iterate.
     max_restarts : int
         Divergences recovered from (restore the last good state, halve the learning
         rates, warn) before :class:`~skgebm.exceptions.TrainingDivergedError` is raised.
@@ -198,6 +208,7 @@ class GEBMNet(NeuralNet):
         n_energy_steps=5,
         n_burst_steps=100,
         burst_every=500,
+        ema_decay=0.0,
         max_restarts=3,
         **kwargs,
     ):
@@ -207,6 +218,7 @@ class GEBMNet(NeuralNet):
         self.n_energy_steps = n_energy_steps
         self.n_burst_steps = n_burst_steps
         self.burst_every = burst_every
+        self.ema_decay = ema_decay
         self.max_restarts = max_restarts
         super().__init__(module, criterion, **kwargs)
 
@@ -224,6 +236,7 @@ class GEBMNet(NeuralNet):
         self._good_state = None
         self._base_pool = None
         self.base_frozen_ = False
+        self._averages = None
         return self
 
     def initialize_module(self):
@@ -330,6 +343,7 @@ class GEBMNet(NeuralNet):
             if self.criterion_.base_loss_kind != "mle":
                 self._base_pool = None
             self._accumulate("base_loss", base_loss.detach())
+        self._update_averages()
         return {"loss": loss}
 
     def validation_step(self, batch, **fit_params):
@@ -373,11 +387,52 @@ class GEBMNet(NeuralNet):
             losses["valid_base_loss"] = -self.base_.log_prob(x_data).mean()
         return losses
 
+    def _averaged_parameters(self):
+        return [
+            *self.module_.parameters(),
+            *self.criterion_.parameters(),
+            *self.base_.parameters(),
+        ]
+
+    def _reset_averages(self):
+        """Start the averages at the live weights (none without ``ema_decay``)."""
+        self._averages, self._averages_live = None, False
+        if self.ema_decay:
+            self._averages = [p.detach().clone() for p in self._averaged_parameters()]
+
+    @torch.no_grad()
+    def _update_averages(self):
+        if self._averages is None:
+            return
+        decay = min(self.ema_decay, (1 + self.n_iter_) / (10 + self.n_iter_))
+        torch._foreach_lerp_(self._averages, self._averaged_parameters(), 1 - decay)
+
+    @torch.no_grad()
+    def _swap_averages(self, live):
+        """Make the live modules hold the averages (``live=True``) or the trained weights."""
+        if self._averages is None or self._averages_live == live:
+            return
+        for parameter, average in zip(self._averaged_parameters(), self._averages):
+            swapped = parameter.detach().clone()
+            parameter.copy_(average)
+            average.copy_(swapped)
+        self._averages_live = live
+
+    def on_train_begin(self, net, X=None, y=None, **kwargs):
+        super().on_train_begin(net, X=X, y=y, **kwargs)
+        self._reset_averages()
+
+    def on_train_end(self, net, X=None, y=None, **kwargs):
+        super().on_train_end(net, X=X, y=y, **kwargs)
+        self._swap_averages(live=True)  # the fitted model is the average
+        self._averages = None
+
     def run_single_epoch(self, iterator, training, prefix, step_fn, **fit_params):
         # skorch's loop reads every batch's loss back to the host; this one sums on the
         # device and reads once per epoch, in on_epoch_end.
         if iterator is None:
             return
+        self._swap_averages(live=not training)
         batch_count = 0
         for batch in iterator:
             self.notify("on_batch_begin", batch=batch, training=training)
@@ -421,9 +476,12 @@ class GEBMNet(NeuralNet):
         return copy.deepcopy({name: getattr(self, name + "_").state_dict() for name in names})
 
     def _restore(self, snapshot):
+        """Load a snapshot (of averaged weights, with ``ema_decay``) and average from it."""
         for name, state in snapshot.items():
             getattr(self, name + "_").load_state_dict(state)
         self._base_pool = None
+        if self._averages is not None:
+            self._reset_averages()
 
     def _recover(self, means):
         bad = ", ".join(f"{name}={value}" for name, value in means.items())
@@ -449,6 +507,6 @@ class GEBMNet(NeuralNet):
 
     def __getstate__(self):
         state = super().__getstate__()
-        for name in ("rng_", "data_rng_", "_good_state", "_base_pool"):
+        for name in ("rng_", "data_rng_", "_good_state", "_base_pool", "_averages"):
             state.pop(name, None)
         return state

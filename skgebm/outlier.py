@@ -65,7 +65,7 @@ class GEBMOutlierDetector(OutlierMixin, GEBMEstimator):
         flow.
     beta_1, beta_2, n_energy_steps, n_burst_steps
         As in :class:`~skgebm.GEBMEstimator`, with its defaults.
-    burst_every, sampler, n_mcmc_steps, mcmc_step_size
+    burst_every, ema_decay, sampler, n_mcmc_steps, mcmc_step_size
         As in :class:`~skgebm.GEBMEstimator`, with its defaults.
     n_partition_samples : int, default=16384
         Base samples of the estimate of :math:`\log Z_T` (the estimator's default is
@@ -185,6 +185,7 @@ class GEBMOutlierDetector(OutlierMixin, GEBMEstimator):
         n_energy_steps=5,
         n_burst_steps=100,
         burst_every=500,
+        ema_decay=0.99,
         sampler="kinetic",
         n_mcmc_steps=100,
         mcmc_step_size=0.05,
@@ -225,6 +226,7 @@ class GEBMOutlierDetector(OutlierMixin, GEBMEstimator):
             n_energy_steps=n_energy_steps,
             n_burst_steps=n_burst_steps,
             burst_every=burst_every,
+            ema_decay=ema_decay,
             sampler=sampler,
             n_mcmc_steps=n_mcmc_steps,
             mcmc_step_size=mcmc_step_size,

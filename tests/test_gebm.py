@@ -178,6 +178,40 @@ def test_auto_base_learning_rate_is_faster_for_a_maximum_likelihood_base(
     assert group["lr"] == pytest.approx(factor * 2e-3)
 
 
+@pytest.mark.parametrize("ema_decay", [0.0, 0.9])
+def test_fitted_weights_are_the_moving_average_of_the_trained_weights(
+    moons, fast_params, ema_decay, monkeypatch
+):
+    from skgebm._training import GEBMNet
+
+    trained = []  # weights of the energy, log-partition and base before and after each step
+
+    def weights(net):
+        return [p.detach().clone() for p in net._averaged_parameters()]
+
+    train_step = GEBMNet.train_step
+
+    def recording(self, batch, **kwargs):
+        if not trained:
+            trained.append(weights(self))
+        result = train_step(self, batch, **kwargs)
+        trained.append(weights(self))
+        return result
+
+    monkeypatch.setattr(GEBMNet, "train_step", recording)
+    params = {**fast_params, "max_iter": 60, "validation_fraction": None}
+    est = GEBMEstimator(**params, ema_decay=ema_decay, random_state=0).fit(moons)
+    average = trained[0]
+    for t, step in enumerate(trained[1:], start=1):  # the decay ramps up: (1 + t) / (10 + t)
+        decay = min(ema_decay, (1 + t) / (10 + t))
+        average = [a + (1 - decay) * (w - a) for a, w in zip(average, step)]
+    assert len(trained) == 61
+    for fitted, expected in zip(est.net_._averaged_parameters(), average):
+        torch.testing.assert_close(fitted.detach(), expected, rtol=1e-4, atol=1e-6)
+    if ema_decay:  # the average is not the last iterate
+        assert any(not torch.allclose(a, b) for a, b in zip(average, trained[-1]))
+
+
 def test_early_stopping_restores_the_best_model(monkeypatch):
     from skgebm._training import EarlyStopping
 
