@@ -138,8 +138,10 @@ class GEBMEstimator(DensityMixin, BaseEstimator):
         Probability that a persistent chain of ``objective="cd"`` restarts from the base.
     dsm_noise_scale : float, default=0.3
         Noise scale (standardized units) of ``objective="dsm"``.
-    max_iter : int, default=2000
-        Training iterations; each is one energy step on a minibatch.
+    max_iter : int, default=5000
+        Training iterations; each is one energy step on a minibatch. A flow on
+        thousands of low-dimensional points still improves after thousands of steps;
+        early stopping ends the fit sooner once nothing improves.
     batch_size : int, default=256
         Minibatch size of data and of base samples.
     learning_rate : float, default=1e-3
@@ -314,7 +316,7 @@ class GEBMEstimator(DensityMixin, BaseEstimator):
         cd_step_size=0.05,
         cd_reinit_prob=0.05,
         dsm_noise_scale=0.3,
-        max_iter=2000,
+        max_iter=5000,
         batch_size=256,
         learning_rate=1e-3,
         base_learning_rate="auto",

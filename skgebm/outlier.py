@@ -55,7 +55,7 @@ class GEBMOutlierDetector(OutlierMixin, GEBMEstimator):
     n_cd_steps, cd_step_size, cd_reinit_prob, dsm_noise_scale
         As in :class:`~skgebm.GEBMEstimator`, with its defaults.
     max_iter : int, default=500
-        Training iterations (the estimator's default is 2000).
+        Training iterations (the estimator's default is 5000).
     batch_size, learning_rate
         As in :class:`~skgebm.GEBMEstimator`, with its defaults.
     base_learning_rate : float, "auto" or None, default=None
