@@ -236,7 +236,7 @@ class GEBMNet(NeuralNet):
         self._good_state = None
         self._base_pool = None
         self.base_frozen_ = False
-        self._averages = None
+        self._averages, self._averages_live = None, False
         return self
 
     def initialize_module(self):
@@ -388,10 +388,11 @@ class GEBMNet(NeuralNet):
         return losses
 
     def _averaged_parameters(self):
+        """The parameters of every module and criterion (what :meth:`_snapshot` saves)."""
         return [
-            *self.module_.parameters(),
-            *self.criterion_.parameters(),
-            *self.base_.parameters(),
+            parameter
+            for name in (*self._modules, *self._criteria)
+            for parameter in getattr(self, name + "_").parameters()
         ]
 
     def _reset_averages(self):
@@ -480,7 +481,7 @@ class GEBMNet(NeuralNet):
         for name, state in snapshot.items():
             getattr(self, name + "_").load_state_dict(state)
         self._base_pool = None
-        if self._averages is not None:
+        if self._averages is not None:  # None after training: nothing to average then
             self._reset_averages()
 
     def _recover(self, means):
