@@ -21,7 +21,7 @@ import numpy as np
 from scipy.spatial.distance import pdist
 from sklearn.utils import check_array
 
-__all__ = ["energy_distance", "make_sample_scorer", "mmd2"]
+__all__ = ["energy_distance", "make_sample_scorer", "median_heuristic", "mmd2"]
 
 # Kernel entries per block of rows: 2**16 float64 values (512 KiB) stay in cache.
 _BLOCK_ENTRIES = 2**16
@@ -45,9 +45,11 @@ def mmd2(X, Y, *, bandwidth="median"):
         Second sample, at least two rows.
     bandwidth : "median", float or array-like of float, default="median"
         Kernel bandwidth(s) :math:`\sigma`, in the data's units. ``"median"`` is the
-        median heuristic: the median distance between distinct points of the pooled
-        sample (of at most 1000 evenly spaced points of it). Several bandwidths sum
-        their kernels, which keeps the test sensitive at several scales.
+        median heuristic of the pooled sample (see :func:`median_heuristic`). It moves
+        with ``X``: to compare several models against one reference ``Y``, pass
+        ``bandwidth=median_heuristic(Y)`` so that every model meets the same kernel.
+        Several bandwidths sum their kernels, which keeps the test sensitive at
+        several scales.
 
     Returns
     -------
@@ -57,6 +59,7 @@ def mmd2(X, Y, *, bandwidth="median"):
     See Also
     --------
     energy_distance : The same statistic with the distance kernel; no bandwidth.
+    median_heuristic : The default bandwidth, and a fixed one for comparisons.
 
     References
     ----------
@@ -209,7 +212,7 @@ class _SampleScorer:
         samples = estimator.sample(n_samples, random_state=self.random_state)
         params = dict(self.metric_params)
         if self.metric is mmd2 and _is_median(params.get("bandwidth", "median")):
-            params["bandwidth"] = _median_distance(X)
+            params["bandwidth"] = median_heuristic(X)
         return -float(self.metric(samples, X, **params))
 
     def __repr__(self):
@@ -239,7 +242,7 @@ def _is_median(bandwidth):
 
 def _check_bandwidth(bandwidth, X, Y):
     if _is_median(bandwidth):
-        return np.array([_median_distance(np.concatenate([X, Y]))])
+        return np.array([median_heuristic(np.concatenate([X, Y]))])
     if isinstance(bandwidth, str):
         raise ValueError(f"bandwidth must be 'median' or positive numbers, got {bandwidth!r}.")
     bandwidths = np.atleast_1d(np.asarray(bandwidth, dtype=np.float64))
@@ -256,8 +259,37 @@ def _check_bandwidth(bandwidth, X, Y):
     return bandwidths
 
 
-def _median_distance(X):
-    """Median distance between distinct points of (at most 1000 evenly spaced rows of) X."""
+def median_heuristic(X):
+    """Median distance between distinct points of a sample: the usual kernel bandwidth.
+
+    Computed on at most 1000 evenly spaced rows of ``X``, which keeps it cheap on large
+    samples. A bandwidth computed once on held-out data gives every model compared
+    with those data the same kernel, as :func:`make_sample_scorer` does.
+
+    Parameters
+    ----------
+    X : array-like of shape (n_samples, n_features)
+        The sample, at least two rows.
+
+    Returns
+    -------
+    bandwidth : float
+        The median distance between distinct rows (1.0 if all rows are equal).
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> from skgebm.metrics import median_heuristic, mmd2
+    >>> rng = np.random.RandomState(0)
+    >>> reference = rng.normal(size=(500, 2))
+    >>> b = median_heuristic(reference)
+    >>> round(b, 2)
+    1.65
+    >>> close, spread = rng.normal(size=(500, 2)), 3.0 * rng.normal(size=(500, 2))
+    >>> bool(mmd2(close, reference, bandwidth=b) < mmd2(spread, reference, bandwidth=b))
+    True
+    """
+    X = check_array(X, dtype=np.float64, ensure_min_samples=2, input_name="X")
     rows = np.unique(np.linspace(0, len(X) - 1, min(len(X), _MEDIAN_POINTS)).astype(int))
     distances = pdist(X[rows])
     distances = distances[distances > 0]

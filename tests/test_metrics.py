@@ -8,7 +8,7 @@ from sklearn.utils import check_random_state
 
 import skgebm.metrics
 from skgebm import GEBMEstimator
-from skgebm.metrics import energy_distance, make_sample_scorer, mmd2
+from skgebm.metrics import energy_distance, make_sample_scorer, median_heuristic, mmd2
 
 
 def _brute_statistic(X, Y, kernel, keep_diagonals=False):
@@ -123,6 +123,26 @@ def test_median_heuristic_uses_at_most_1000_evenly_spaced_points():
     half = len(rows) // 2  # any split of the chosen rows into two parts gives their median
     bandwidth = _brute_median_distance(pooled[rows[:half]], pooled[rows[half:]])
     assert mmd2(X, Y) == pytest.approx(mmd2(X, Y, bandwidth=bandwidth), rel=1e-12)
+    assert median_heuristic(pooled) == pytest.approx(bandwidth, rel=1e-12)
+
+
+def test_median_heuristic_is_the_sample_median_distance_and_fixes_the_kernel():
+    rng = np.random.RandomState(8)
+    reference = rng.normal(size=(60, 3))
+    half = len(reference) // 2
+    median = _brute_median_distance(reference[:half], reference[half:])
+    assert median_heuristic(reference) == pytest.approx(median, rel=1e-12)
+    assert median_heuristic(5.0 * reference + 2.0) == pytest.approx(5.0 * median, rel=1e-12)
+    assert median_heuristic(np.ones((4, 2))) == 1.0  # no distinct points: a unit kernel
+    # mmd2's default bandwidth follows the model's samples; a fixed one does not
+    spread = 4.0 * rng.normal(size=(60, 3))
+    pooled = np.vstack([spread, reference])
+    assert mmd2(spread, reference) == pytest.approx(
+        mmd2(spread, reference, bandwidth=median_heuristic(pooled)), rel=1e-12
+    )
+    assert median_heuristic(pooled) > 1.5 * median
+    with pytest.raises(ValueError, match="minimum of 2"):
+        median_heuristic(reference[:1])
 
 
 @pytest.mark.parametrize(
