@@ -11,7 +11,8 @@ estimator's default flow. ``truth`` is the exact log-density of 8 Gaussians and 
 noise floor of MMD² (a second draw of the data). Every MMD² uses one Gaussian kernel,
 its bandwidth the median distance within the held-out data::
 
-    OMP_NUM_THREADS=1 python benchmarks/objectives.py --json objectives.json
+    OMP_NUM_THREADS=1 python benchmarks/objectives.py --json objectives.json \
+        --rst docs/benchmarks/objectives.rst
 """
 
 import argparse
@@ -20,7 +21,7 @@ from pathlib import Path
 
 import numpy as np
 
-from _common import format_text_table, write_json
+from _common import format_rst_table, format_text_table, write_json
 from skgebm import GEBMEstimator
 from skgebm.datasets import eight_gaussians_log_density, make_eight_gaussians, make_two_moons
 from skgebm.metrics import median_heuristic, mmd2
@@ -79,29 +80,30 @@ def main():
     parser.add_argument("--n-samples", type=int, default=5000)
     parser.add_argument("--max-iter", type=int, default=1000)
     parser.add_argument("--json", type=Path, help="write the results to this file")
+    parser.add_argument("--rst", type=Path, help="write the table here as reStructuredText")
     args = parser.parse_args()
 
     start = time.perf_counter()
     results = [row for name, make in DATASETS.items() for row in evaluate(name, make, args)]
+    header = ["data", "method", "test log-lik", "MMD² x 1e3", "fit s"]
+    rows = [
+        [
+            r["data"],
+            r["method"],
+            _cell(r["log_likelihood"], ".3f"),
+            _cell(None if r["mmd2"] is None else 1e3 * r["mmd2"], ".2f"),
+            _cell(r["fit_s"], ".1f"),
+        ]
+        for r in results
+    ]
     print(f"objectives on a {args.base} base, max_iter={args.max_iter}, n={args.n_samples}")
-    print(
-        format_text_table(
-            ["data", "method", "test log-lik", "MMD² x 1e3", "fit s"],
-            [
-                [
-                    r["data"],
-                    r["method"],
-                    _cell(r["log_likelihood"], ".3f"),
-                    _cell(None if r["mmd2"] is None else 1e3 * r["mmd2"], ".2f"),
-                    _cell(r["fit_s"], ".1f"),
-                ]
-                for r in results
-            ],
-        )
-    )
+    print(format_text_table(header, rows))
     print(f"total {time.perf_counter() - start:.0f} s")
+    settings = {k: str(v) if isinstance(v, Path) else v for k, v in vars(args).items()}
     if args.json:
-        write_json(args.json, {"settings": vars(args) | {"json": str(args.json)}, "results": results})
+        write_json(args.json, {"settings": settings, "results": results})
+    if args.rst:
+        args.rst.write_text(format_rst_table(header, rows), encoding="utf-8")
 
 
 if __name__ == "__main__":
