@@ -98,7 +98,7 @@ class EarlyStopping(Callback):
     A base trained by maximum likelihood stops on its own first: when its held-out
     log-likelihood (``valid_base_loss``) has not improved for ``patience`` epochs, it
     goes back to its best weights and is frozen, and the energy, with a fresh
-    patience, keeps correcting it. On small data a flow overfits long before an
+    patience, keeps correcting it; until then training goes on. On small data a flow overfits long before an
     energy held smooth by its gradient penalty does.
 
     Parameters
@@ -133,6 +133,8 @@ class EarlyStopping(Callback):
         if loss < self.best_loss_:
             self.best_loss_, self.best_state_, self.misses_ = loss, net._snapshot(), 0
             return
+        if self.best_base_loss_ is not None and not net.base_frozen_:
+            return  # the base still learns: training goes on until it is frozen
         self.misses_ += 1
         if self.misses_ >= self.patience:
             self.stopped_ = True

@@ -125,6 +125,22 @@ def test_base_freezes_at_its_best_while_the_energy_goes_on(monkeypatch, correlat
     assert not np.allclose(est.score_samples(correlated), start.score_samples(correlated))
 
 
+def test_training_goes_on_while_the_base_still_learns(monkeypatch, correlated):
+    # the model's validation only gets worse, the base's keeps improving: the base,
+    # which stops first, has not stopped, so neither does training
+    validation_losses = GEBMNet._validation_losses
+
+    def improving_base(self, x_data):
+        losses = validation_losses(self, x_data)
+        return {"valid_loss": losses["valid_loss"] + self.n_iter_,
+                "valid_base_loss": losses["valid_base_loss"] - self.n_iter_}
+
+    monkeypatch.setattr(GEBMNet, "_validation_losses", improving_base)
+    params = dict(max_iter=300, n_iter_no_change=2, n_partition_samples=4096, random_state=0)
+    est = GEBMEstimator(**params).fit(correlated)
+    assert est.n_iter_ == 300 and not est.net_.base_frozen_
+
+
 def test_partial_fit_does_not_stop_early(correlated):
     est = GEBMEstimator(max_iter=100, n_partition_samples=1024, random_state=0).fit(correlated)
     assert "valid_loss" in est.net_.history[-1]
