@@ -17,7 +17,7 @@ from torch import nn
 from torch.utils.data import TensorDataset
 
 from ._training import ITERATIONS_PER_EPOCH, EarlyStopping, GEBMNet
-from .networks import build_base, build_energy
+from .networks import FourierFeatures, build_base, build_energy
 from .objectives import OBJECTIVES, logmeanexp
 from .samplers import make_sampler
 
@@ -31,6 +31,10 @@ _MCMC_CHUNK = 4096
 # base_learning_rate="auto": a base trained by maximum likelihood steps this many times
 # faster than the energy (measured on the density benchmark; see the user guide).
 _MLE_BASE_LR_FACTOR = 3
+# energy_fourier_scale="auto": Fourier features of this scale for data of at most this many
+# features (measured on the rings, scales 2 to 10; see the user guide).
+_AUTO_FOURIER_SCALE = 3.0
+_AUTO_FOURIER_MAX_FEATURES = 3
 # Parameters that shape training; everything else (temperature, sampling, scoring) is
 # read at inference, so a fitted network can be reused when only those change.
 _TRAINING_PARAMS = (
@@ -42,6 +46,7 @@ _TRAINING_PARAMS = (
     "base_hidden_layer_sizes",
     "latent_dim",
     "energy_hidden_layer_sizes",
+    "energy_fourier_scale",
     "spectral_norm",
     "energy_min",
     "base_loss",
@@ -115,6 +120,14 @@ class GEBMEstimator(DensityMixin, BaseEstimator):
         Latent dimension of a generator base; ``None`` is ``n_features``.
     energy_hidden_layer_sizes : tuple of int, default=(128, 128)
         Hidden widths of the MLP energy.
+    energy_fourier_scale : float, "auto" or None, default="auto"
+        Feed the built-in MLP energy random Fourier features ``sin(x W), cos(x W)`` besides
+        ``x``, with Gaussian frequencies ``W`` of this standard deviation (in
+        standardized units) and half as many of them as the first hidden layer has
+        units. On a few coordinates an MLP hardly learns sharp functions, and sharp is
+        what a maximum-likelihood flow leaves for the energy to correct (thin rings,
+        gaps between modes). ``"auto"`` is 3 for data of at most 3 features and
+        ``None`` (raw features) above, where the data resolve no such detail.
     spectral_norm : bool, default=False
         Spectrally normalise the MLP energy's layers (a hard Lipschitz control, beside
         the soft ``gradient_penalty``).
@@ -127,9 +140,14 @@ class GEBMEstimator(DensityMixin, BaseEstimator):
         ``"adversarial"`` trains it to confuse the NCE classifier. ``"auto"`` is
         ``"adversarial"`` for ``objective="fce"``, otherwise ``"mle"`` for an explicit
         base and ``"kale"`` for a generator.
-    gradient_penalty : float, default=0.1
+    gradient_penalty : float or "auto", default="auto"
         Weight of the penalty ``mean ||grad E||^2`` at interpolates of data and base
-        samples (0.1 for tabular data in the reference implementation).
+        samples (0.1 for tabular data in the reference implementation). ``"auto"`` is
+        0.1, or 0 for the KALE of an energy with Fourier features on a base trained by
+        maximum likelihood: such a base needs no Lipschitz control to train, and the
+        penalty would forbid the sharp energies the features are there for (early
+        stopping on held-out data keeps the energy from overfitting). The other
+        objectives keep 0.1, their only control of a sharp energy.
     n_cd_steps : int, default=20
         Langevin steps per energy step of ``objective="cd"``.
     cd_step_size : float, default=0.05
@@ -169,10 +187,13 @@ class GEBMEstimator(DensityMixin, BaseEstimator):
         size jitters around its optimum and the average sits closer to it. The decay
         ramps up from 0 over the first iterations, so the average follows a model
         that overfits within tens of steps.
-    sampler : {"kinetic", "ula", "mala", "hmc"} or sampler instance, default="kinetic"
+    sampler : {"auto", "kinetic", "ula", "mala", "hmc"} or sampler, default="auto"
         Latent MCMC sampler (see :mod:`skgebm.samplers`); ``"kinetic"`` is the paper's
-        underdamped Langevin. An instance from :mod:`skgebm.samplers` is used as given
-        and overrides ``n_mcmc_steps`` and ``mcmc_step_size``.
+        underdamped Langevin. ``"auto"`` is ``"kinetic"``, or ``"mala"`` for an energy
+        with Fourier features: their steep walls make an unadjusted step overshoot,
+        and MALA's Metropolis correction rejects those moves. An instance from
+        :mod:`skgebm.samplers` is used as given and overrides ``n_mcmc_steps`` and
+        ``mcmc_step_size``.
     n_mcmc_steps : int, default=100
         MCMC steps per :meth:`sample`; 0 returns plain base samples.
     mcmc_step_size : float, default=0.05
@@ -262,10 +283,13 @@ class GEBMEstimator(DensityMixin, BaseEstimator):
         "base_hidden_layer_sizes": ["array-like"],
         "latent_dim": [Interval(Integral, 1, None, closed="left"), None],
         "energy_hidden_layer_sizes": ["array-like"],
+        "energy_fourier_scale": [
+            Interval(Real, 0, None, closed="neither"), StrOptions({"auto"}), None
+        ],
         "spectral_norm": ["boolean"],
         "energy_min": [Real, None],
         "base_loss": [StrOptions({"auto", "kale", "mle", "adversarial"})],
-        "gradient_penalty": [Interval(Real, 0, None, closed="left")],
+        "gradient_penalty": [Interval(Real, 0, None, closed="left"), StrOptions({"auto"})],
         "n_cd_steps": [Interval(Integral, 1, None, closed="left")],
         "cd_step_size": [Interval(Real, 0, None, closed="neither")],
         "cd_reinit_prob": [Interval(Real, 0, 1, closed="both")],
@@ -282,7 +306,9 @@ class GEBMEstimator(DensityMixin, BaseEstimator):
         "n_burst_steps": [Interval(Integral, 0, None, closed="left")],
         "burst_every": [Interval(Integral, 0, None, closed="left")],
         "ema_decay": [Interval(Real, 0, 1, closed="left")],
-        "sampler": [StrOptions({"kinetic", "ula", "mala", "hmc"}), HasMethods(["sample"])],
+        "sampler": [
+            StrOptions({"auto", "kinetic", "ula", "mala", "hmc"}), HasMethods(["sample"])
+        ],
         "n_mcmc_steps": [Interval(Integral, 0, None, closed="left")],
         "mcmc_step_size": [Interval(Real, 0, None, closed="neither")],
         "n_partition_samples": [Interval(Integral, 1, None, closed="left")],
@@ -308,10 +334,11 @@ class GEBMEstimator(DensityMixin, BaseEstimator):
         base_hidden_layer_sizes=(64, 64),
         latent_dim=None,
         energy_hidden_layer_sizes=(128, 128),
+        energy_fourier_scale="auto",
         spectral_norm=False,
         energy_min=-10.0,
         base_loss="auto",
-        gradient_penalty=0.1,
+        gradient_penalty="auto",
         n_cd_steps=20,
         cd_step_size=0.05,
         cd_reinit_prob=0.05,
@@ -326,7 +353,7 @@ class GEBMEstimator(DensityMixin, BaseEstimator):
         n_burst_steps=100,
         burst_every=500,
         ema_decay=0.99,
-        sampler="kinetic",
+        sampler="auto",
         n_mcmc_steps=100,
         mcmc_step_size=0.05,
         n_partition_samples=65536,
@@ -348,6 +375,7 @@ class GEBMEstimator(DensityMixin, BaseEstimator):
         self.base_hidden_layer_sizes = base_hidden_layer_sizes
         self.latent_dim = latent_dim
         self.energy_hidden_layer_sizes = energy_hidden_layer_sizes
+        self.energy_fourier_scale = energy_fourier_scale
         self.spectral_norm = spectral_norm
         self.energy_min = energy_min
         self.base_loss = base_loss
@@ -605,11 +633,13 @@ class GEBMEstimator(DensityMixin, BaseEstimator):
         return float(np.mean(self.score_samples(X)))
 
     def _make_sampler(self):
-        if isinstance(self.sampler, str):
-            return make_sampler(
-                self.sampler, step_size=self.mcmc_step_size, n_steps=self.n_mcmc_steps
-            )
-        return self.sampler
+        if not isinstance(self.sampler, str):
+            return self.sampler
+        name = self.sampler
+        if name == "auto":  # an unadjusted step overshoots the steep walls of a sharp energy
+            sharp = any(isinstance(m, FourierFeatures) for m in self.net_.module_.modules())
+            name = "mala" if sharp else "kinetic"
+        return make_sampler(name, step_size=self.mcmc_step_size, n_steps=self.n_mcmc_steps)
 
     def sample(self, n_samples=1, random_state=None, return_diagnostics=False):
         r"""Draw samples from the model at the current temperature.
@@ -723,12 +753,14 @@ def _build_network(n_features, *, settings, seed, device, verbose, valid_data=No
         neutral_start=s["start_at_data_fit"],
         generator=generator,
     ).to(device)
+    fourier_scale = _energy_fourier_scale(s, n_features)
     energy = build_energy(
         s["energy"],
         n_features,
         hidden_layer_sizes=s["energy_hidden_layer_sizes"],
         spectral_norm=s["spectral_norm"],
         minimum=s["energy_min"],
+        fourier_scale=fourier_scale,
         neutral_start=s["start_at_data_fit"],
         generator=generator,
     ).to(device)
@@ -738,7 +770,7 @@ def _build_network(n_features, *, settings, seed, device, verbose, valid_data=No
         train_split = predefined_split(TensorDataset(torch.as_tensor(valid_data)))
         callbacks.append(EarlyStopping(patience=s["n_iter_no_change"]))
     betas = (s["beta_1"], s["beta_2"])
-    objective = _build_objective(s, base)
+    objective = _build_objective(s, base, sharp_energy=fourier_scale is not None)
     net = GEBMNet(
         energy,
         objective,
@@ -816,8 +848,22 @@ def _base_learning_rate(settings, objective):
     return settings["learning_rate"] if rate is None else rate
 
 
-def _build_objective(settings, base):
-    """The objective named by ``settings["objective"]``, checked against the base."""
+def _energy_fourier_scale(settings, n_features):
+    """The Fourier scale of a built-in energy: ``"auto"`` is 3 for at most 3 features."""
+    scale = settings["energy_fourier_scale"]
+    if not isinstance(settings["energy"], str):
+        return None
+    if scale == "auto":
+        return _AUTO_FOURIER_SCALE if n_features <= _AUTO_FOURIER_MAX_FEATURES else None
+    return scale
+
+
+def _build_objective(settings, base, *, sharp_energy=False):
+    """The objective named by ``settings["objective"]``, checked against the base.
+
+    ``gradient_penalty="auto"`` is 0.1, or 0 for the KALE of an energy with Fourier
+    features (``sharp_energy``) on a base trained by maximum likelihood.
+    """
     name, base_loss = settings["objective"], settings["base_loss"]
     if base_loss == "auto":
         base_loss = "adversarial" if name == "fce" else "mle" if base.has_density else "kale"
@@ -828,7 +874,10 @@ def _build_objective(settings, base):
         )
     if base_loss == "mle" and not base.has_density:
         raise ValueError("base_loss='mle' needs a base with a density (a flow or 'gaussian').")
-    options = {"gradient_penalty": settings["gradient_penalty"], "base_loss": base_loss}
+    penalty = settings["gradient_penalty"]
+    if penalty == "auto":
+        penalty = 0.0 if sharp_energy and name == "kale" and base_loss == "mle" else 0.1
+    options = {"gradient_penalty": penalty, "base_loss": base_loss}
     if name == "cd":
         options.update(
             n_steps=settings["n_cd_steps"],

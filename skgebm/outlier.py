@@ -48,10 +48,16 @@ class GEBMOutlierDetector(OutlierMixin, GEBMEstimator):
         As in :class:`~skgebm.GEBMEstimator`, with its defaults.
     energy_hidden_layer_sizes : tuple of int, default=(64, 64)
         Hidden widths of the MLP energy (the estimator's default is ``(128, 128)``).
+    energy_fourier_scale : float, "auto" or None, default=None
+        Fourier features of the energy's input, see :class:`~skgebm.GEBMEstimator`
+        (whose default, ``"auto"``, uses them on data of at most 3 features): without
+        them the energy stays smooth, and a point is ranked by how far it lies from the
+        bulk of the data rather than by fine detail of the training rows.
     spectral_norm, energy_min, base_loss
         As in :class:`~skgebm.GEBMEstimator`, with its defaults.
     gradient_penalty : float, default=0.01
-        Weight of the energy's gradient penalty (the estimator's default is 0.1).
+        Weight of the energy's gradient penalty (the estimator's default, ``"auto"``,
+        is 0.1 without Fourier features).
     n_cd_steps, cd_step_size, cd_reinit_prob, dsm_noise_scale
         As in :class:`~skgebm.GEBMEstimator`, with its defaults.
     max_iter : int, default=500
@@ -168,6 +174,7 @@ class GEBMOutlierDetector(OutlierMixin, GEBMEstimator):
         base_hidden_layer_sizes=(64,),
         latent_dim=None,
         energy_hidden_layer_sizes=(64, 64),
+        energy_fourier_scale=None,
         spectral_norm=False,
         energy_min=-10.0,
         base_loss="auto",
@@ -186,7 +193,7 @@ class GEBMOutlierDetector(OutlierMixin, GEBMEstimator):
         n_burst_steps=100,
         burst_every=500,
         ema_decay=0.99,
-        sampler="kinetic",
+        sampler="auto",
         n_mcmc_steps=100,
         mcmc_step_size=0.05,
         n_partition_samples=16384,
@@ -209,6 +216,7 @@ class GEBMOutlierDetector(OutlierMixin, GEBMEstimator):
             base_hidden_layer_sizes=base_hidden_layer_sizes,
             latent_dim=latent_dim,
             energy_hidden_layer_sizes=energy_hidden_layer_sizes,
+            energy_fourier_scale=energy_fourier_scale,
             spectral_norm=spectral_norm,
             energy_min=energy_min,
             base_loss=base_loss,

@@ -17,6 +17,7 @@ CHANGED_DEFAULTS = {
     "n_flow_transforms": 2,
     "base_hidden_layer_sizes": (64,),
     "energy_hidden_layer_sizes": (64, 64),
+    "energy_fourier_scale": None,
     "gradient_penalty": 0.01,
     "max_iter": 500,
     "base_learning_rate": None,

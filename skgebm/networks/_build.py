@@ -9,6 +9,7 @@ from torch import nn
 
 from ._bases import FlowBase, GaussianBase, GeneratorBase
 from ._energy import Energy
+from ._fourier import FourierFeatures
 from ._init import reset_parameters
 from ._mlp import mlp
 
@@ -113,6 +114,7 @@ def build_energy(
     hidden_layer_sizes=(128, 128),
     spectral_norm=False,
     minimum=-10.0,
+    fourier_scale=None,
     neutral_start=True,
     generator,
 ):
@@ -130,6 +132,10 @@ def build_energy(
         Spectral normalisation of the MLP's layers.
     minimum : float or None
         Lower clamp of the energy.
+    fourier_scale : float or None, default=None
+        Put :class:`FourierFeatures` of this frequency scale before the built-in MLP,
+        half as many frequencies as its first hidden layer has units (as many as
+        features without a hidden layer); ``None`` feeds it the raw features.
     neutral_start : bool, default=True
         Start the built-in MLP's output layer at zero, so a GEBM starts as its base
         (not with spectral normalisation, where a zero weight has no spectral norm).
@@ -146,9 +152,17 @@ def build_energy(
         return Energy(copy.deepcopy(energy), minimum)
     if energy != "mlp":
         raise ValueError(f"energy must be 'mlp' or a torch.nn.Module, got {energy!r}.")
+    hidden = tuple(hidden_layer_sizes)
+    features = None
+    if fourier_scale is not None:
+        n_frequencies = max(1, hidden[0] // 2) if hidden else n_features
+        features = FourierFeatures(n_features, n_frequencies, fourier_scale, generator=generator)
+    n_inputs = n_features if features is None else features.out_features
     with torch.random.fork_rng(devices=[]):
-        network = mlp(n_features, tuple(hidden_layer_sizes), 1, spectral_norm=spectral_norm)
+        network = mlp(n_inputs, hidden, 1, spectral_norm=spectral_norm)
     reset_parameters(network, generator)
+    if features is not None:
+        network = nn.Sequential(features, network)
     if neutral_start and not spectral_norm:
         _zero_last_linear(network)
     return Energy(network, minimum)
