@@ -636,8 +636,9 @@ class GEBMEstimator(DensityMixin, BaseEstimator):
         if not isinstance(self.sampler, str):
             return self.sampler
         name = self.sampler
-        if name == "auto":  # an unadjusted step overshoots the steep walls of a sharp energy
-            sharp = any(isinstance(m, FourierFeatures) for m in self.net_.module_.modules())
+        if name == "auto":  # an unadjusted step overshoots a sharp energy's steep walls
+            modules = self.net_.module_.modules()
+            sharp = any(isinstance(module, FourierFeatures) for module in modules)
             name = "mala" if sharp else "kinetic"
         return make_sampler(name, step_size=self.mcmc_step_size, n_steps=self.n_mcmc_steps)
 

@@ -98,8 +98,8 @@ class EarlyStopping(Callback):
     A base trained by maximum likelihood stops on its own first: when its held-out
     log-likelihood (``valid_base_loss``) has not improved for ``patience`` epochs, it
     goes back to its best weights and is frozen, and the energy, with a fresh
-    patience, keeps correcting it; until then training goes on. On small data a flow overfits long before an
-    energy held smooth by its gradient penalty does.
+    patience, keeps correcting it; until then training goes on. On small data a flow
+    overfits long before an energy held smooth by its gradient penalty does.
 
     Parameters
     ----------

@@ -156,7 +156,9 @@ def build_energy(
     features = None
     if fourier_scale is not None:
         n_frequencies = max(1, hidden[0] // 2) if hidden else n_features
-        features = FourierFeatures(n_features, n_frequencies, fourier_scale, generator=generator)
+        features = FourierFeatures(
+            n_features, n_frequencies, fourier_scale, generator=generator
+        )
     n_inputs = n_features if features is None else features.out_features
     with torch.random.fork_rng(devices=[]):
         network = mlp(n_inputs, hidden, 1, spectral_norm=spectral_norm)
