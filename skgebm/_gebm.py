@@ -32,9 +32,10 @@ _MCMC_CHUNK = 4096
 # faster than the energy (measured on the density benchmark; see the user guide).
 _MLE_BASE_LR_FACTOR = 3
 # energy_fourier_scale="auto": Fourier features of this scale for data of at most this many
-# features (measured on the rings, scales 2 to 10; see the user guide).
+# features (measured on the rings, scales 2 to 10, and in 1 to 3 dimensions; see the user
+# guide).
 _AUTO_FOURIER_SCALE = 3.0
-_AUTO_FOURIER_MAX_FEATURES = 3
+_AUTO_FOURIER_MAX_FEATURES = 2
 # Parameters that shape training; everything else (temperature, sampling, scoring) is
 # read at inference, so a fitted network can be reused when only those change.
 _TRAINING_PARAMS = (
@@ -126,7 +127,7 @@ class GEBMEstimator(DensityMixin, BaseEstimator):
         standardized units) and half as many of them as the first hidden layer has
         units. On a few coordinates an MLP hardly learns sharp functions, and sharp is
         what a maximum-likelihood flow leaves for the energy to correct (thin rings,
-        gaps between modes). ``"auto"`` is 3 for data of at most 3 features and
+        gaps between modes). ``"auto"`` is 3 for data of one or two features and
         ``None`` (raw features) above, where the data resolve no such detail.
     spectral_norm : bool, default=False
         Spectrally normalise the MLP energy's layers (a hard Lipschitz control, beside
@@ -850,7 +851,7 @@ def _base_learning_rate(settings, objective):
 
 
 def _energy_fourier_scale(settings, n_features):
-    """The Fourier scale of a built-in energy: ``"auto"`` is 3 for at most 3 features."""
+    """The Fourier scale of a built-in energy: ``"auto"`` is 3 for at most 2 features."""
     scale = settings["energy_fourier_scale"]
     if not isinstance(settings["energy"], str):
         return None

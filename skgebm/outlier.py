@@ -50,7 +50,7 @@ class GEBMOutlierDetector(OutlierMixin, GEBMEstimator):
         Hidden widths of the MLP energy (the estimator's default is ``(128, 128)``).
     energy_fourier_scale : float, "auto" or None, default=None
         Fourier features of the energy's input, see :class:`~skgebm.GEBMEstimator`
-        (whose default, ``"auto"``, uses them on data of at most 3 features): without
+        (whose default, ``"auto"``, uses them on data of one or two features): without
         them the energy stays smooth, and a point is ranked by how far it lies from the
         bulk of the data rather than by fine detail of the training rows.
     spectral_norm, energy_min, base_loss

@@ -58,9 +58,9 @@ def _resolved(est):
 @pytest.mark.parametrize(
     "n_features, params, fourier, penalty",
     [
-        (2, {}, True, 0.0),  # low dimension: Fourier features, no gradient penalty
-        (3, {}, True, 0.0),
-        (4, {}, False, 0.1),  # raw features and the reference penalty above
+        (1, {}, True, 0.0),  # low dimension: Fourier features, no gradient penalty
+        (2, {}, True, 0.0),
+        (3, {}, False, 0.1),  # raw features and the reference penalty above
         (2, {"energy_fourier_scale": None}, False, 0.1),
         (5, {"energy_fourier_scale": 1.5}, True, 0.0),
         (2, {"gradient_penalty": 0.3}, True, 0.3),
@@ -97,7 +97,7 @@ def test_user_energy_and_detector_have_no_fourier_features(fast_params):
 
 @pytest.mark.parametrize(
     "estimator, n_features, sampler",
-    [(GEBMEstimator, 2, MALA), (GEBMEstimator, 4, KineticLangevin),
+    [(GEBMEstimator, 2, MALA), (GEBMEstimator, 3, KineticLangevin),
      (GEBMOutlierDetector, 2, KineticLangevin)],
 )
 def test_auto_sampler_corrects_its_steps_on_a_sharp_energy(
