@@ -638,9 +638,7 @@ class GEBMEstimator(DensityMixin, BaseEstimator):
             return self.sampler
         name = self.sampler
         if name == "auto":  # an unadjusted step overshoots a sharp energy's steep walls
-            modules = self.net_.module_.modules()
-            sharp = any(isinstance(module, FourierFeatures) for module in modules)
-            name = "mala" if sharp else "kinetic"
+            name = "mala" if _is_sharp(self.net_.module_) else "kinetic"
         return make_sampler(name, step_size=self.mcmc_step_size, n_steps=self.n_mcmc_steps)
 
     def sample(self, n_samples=1, random_state=None, return_diagnostics=False):
@@ -755,14 +753,13 @@ def _build_network(n_features, *, settings, seed, device, verbose, valid_data=No
         neutral_start=s["start_at_data_fit"],
         generator=generator,
     ).to(device)
-    fourier_scale = _energy_fourier_scale(s, n_features)
     energy = build_energy(
         s["energy"],
         n_features,
         hidden_layer_sizes=s["energy_hidden_layer_sizes"],
         spectral_norm=s["spectral_norm"],
         minimum=s["energy_min"],
-        fourier_scale=fourier_scale,
+        fourier_scale=_energy_fourier_scale(s, n_features),
         neutral_start=s["start_at_data_fit"],
         generator=generator,
     ).to(device)
@@ -772,7 +769,7 @@ def _build_network(n_features, *, settings, seed, device, verbose, valid_data=No
         train_split = predefined_split(TensorDataset(torch.as_tensor(valid_data)))
         callbacks.append(EarlyStopping(patience=s["n_iter_no_change"]))
     betas = (s["beta_1"], s["beta_2"])
-    objective = _build_objective(s, base, sharp_energy=fourier_scale is not None)
+    objective = _build_objective(s, base, sharp_energy=_is_sharp(energy))
     net = GEBMNet(
         energy,
         objective,
@@ -848,6 +845,11 @@ def _base_learning_rate(settings, objective):
         factor = _MLE_BASE_LR_FACTOR if objective.base_loss_kind == "mle" else 1
         return factor * settings["learning_rate"]
     return settings["learning_rate"] if rate is None else rate
+
+
+def _is_sharp(energy):
+    """Whether ``energy`` reads Fourier features: the "auto" penalty and sampler ask."""
+    return any(isinstance(module, FourierFeatures) for module in energy.modules())
 
 
 def _energy_fourier_scale(settings, n_features):
