@@ -479,8 +479,12 @@ class GEBMNet(NeuralNet):
         return copy.deepcopy({name: getattr(self, name + "_").state_dict() for name in names})
 
     def _restore(self, snapshot):
-        """Load a snapshot (of averaged weights, with ``ema_decay``) and average from it."""
-        for name, state in snapshot.items():
+        """Load a snapshot (of averaged weights, with ``ema_decay``) and average from it.
+
+        The snapshot is copied, not loaded as is: an optimizer's ``load_state_dict``
+        keeps the tensors it is given, and its steps would then write into the snapshot.
+        """
+        for name, state in copy.deepcopy(snapshot).items():
             getattr(self, name + "_").load_state_dict(state)
         self._base_pool = None
         if self._averages is not None:  # None after training: nothing to average then

@@ -1,5 +1,6 @@
 """GEBMEstimator: numbers (normalization, likelihood, seeds), inference and errors."""
 
+import copy
 import math
 import pickle
 import warnings
@@ -272,14 +273,45 @@ def test_divergence_is_reported(moons, fast_params):
         est.fit(moons)
 
 
-def test_divergence_is_recovered_from(moons, fast_params):
-    # a transient failure in the second epoch: restore the first epoch's state, warn
+@pytest.mark.parametrize(
+    "calls, n_restarts",
+    # an epoch is 77 calls (25 iterations of 3, one validation of 2): a failure in the
+    # second epoch, then one across the second and the third (a restart after a restart)
+    [((100, 110), 1), ((150, 165), 2)],
+)
+def test_divergence_is_recovered_from(moons, fast_params, calls, n_restarts):
+    # restore the last finite state, halve the learning rates, warn
     params = {**fast_params, "max_iter": 300}
-    est = GEBMEstimator(energy=_Exploding(150, 160), random_state=0, **params)
+    est = GEBMEstimator(energy=_Exploding(*calls), random_state=0, **params)
     with pytest.warns(RuntimeWarning, match="diverged"):
         est.fit(moons)
-    assert est.net_.n_restarts_ == 1
+    assert est.net_.n_restarts_ == n_restarts
     assert np.all(np.isfinite(est.score_samples(moons)))
+
+
+def _assert_same_state(state, expected):
+    if isinstance(state, dict):
+        assert state.keys() == expected.keys()
+        for key in state:
+            _assert_same_state(state[key], expected[key])
+    elif isinstance(state, (list, tuple)):
+        for item, expected_item in zip(state, expected, strict=True):
+            _assert_same_state(item, expected_item)
+    elif isinstance(state, torch.Tensor):
+        assert torch.equal(state, expected)
+    else:
+        assert state == expected
+
+
+def test_training_after_a_restore_leaves_the_snapshot_intact(moons, fast_params):
+    # optimizers keep the tensors they load: a restored snapshot must be a copy, or
+    # the next steps write into it and a second restore brings back the later state
+    est = GEBMEstimator(random_state=0, **fast_params).fit(moons)
+    snapshot = est.net_._snapshot()
+    expected = copy.deepcopy(snapshot)
+    est.net_._restore(snapshot)
+    est.partial_fit(moons)
+    _assert_same_state(snapshot, expected)
 
 
 @pytest.mark.parametrize(
