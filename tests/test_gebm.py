@@ -11,6 +11,7 @@ import scipy.sparse
 import torch
 from sklearn.datasets import make_moons
 from torch import nn
+from torch.utils.data import TensorDataset
 
 from skgebm import GEBMEstimator, TrainingDivergedError
 from skgebm._training import ITERATIONS_PER_EPOCH
@@ -251,6 +252,18 @@ def test_early_stopping_restores_the_best_model(monkeypatch):
     for name, module in (("base", est.base_), ("energy", est.energy_)):
         for key, value in module.state_dict().items():
             torch.testing.assert_close(value, best[name][key])
+
+
+def test_held_out_loss_compares_epochs_on_one_draw(moons, fast_params):
+    # the partition's base samples are drawn once per training, so that a state scores
+    # the same at every evaluation and epochs differ by their weights, not their draw
+    est = GEBMEstimator(random_state=0, **fast_params).fit(moons)
+    rows = TensorDataset(torch.as_tensor(est._standardized(moons[:100])))
+    first, second = est.net_.evaluate(rows), est.net_.evaluate(rows)
+    assert first == second
+    # and the estimate is the model's negative log-likelihood (in standardized units)
+    log_likelihood = est.score(moons[:100]) + np.log(est.scale_).sum()
+    assert first["valid_loss"] == pytest.approx(-log_likelihood, abs=0.02)
 
 
 class _Exploding(nn.Module):
