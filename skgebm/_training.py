@@ -24,7 +24,7 @@ The held-out loss that early stopping reads estimates the partition on
 :data:`VALIDATION_SAMPLES` base samples whose latents are drawn once per training: with
 fresh latents at every epoch (1,024 of them), its noise was as large as the differences
 between epochs, and early stopping kept the luckiest draw (eight Gaussians, seed 2:
-epoch 9 of 159, 0.013 nats below the fixed-latent estimate there).
+epoch 9 of 159, about 0.01 nats below what fixed latents gave at that stage).
 """
 
 import copy
