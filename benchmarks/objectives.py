@@ -22,13 +22,12 @@ from pathlib import Path
 
 import numpy as np
 
-from _common import format_rst_table, format_text_table, write_json
+from _common import N_MMD_DRAWS, format_rst_table, format_text_table, mean_mmd2, write_json
 from skgebm import GEBMEstimator
 from skgebm.datasets import eight_gaussians_log_density, make_eight_gaussians, make_two_moons
-from skgebm.metrics import median_heuristic, mmd2
+from skgebm.metrics import median_heuristic
 
 OBJECTIVES = ("kale", "cd", "dsm", "ssm", "nce", "fce")
-N_MMD_DRAWS = 5
 DATASETS = {"8 Gaussians": make_eight_gaussians, "two moons": make_two_moons}
 TRUE_LOG_DENSITY = {"8 Gaussians": eight_gaussians_log_density}
 
@@ -56,8 +55,10 @@ def evaluate(name, make_data, args):
         {
             "method": "truth",
             "log_likelihood": float(np.mean(truth(X_test))) if truth else None,
-            "mmd2": _mean_mmd2(
-                lambda draw: make_data(1000, random_state=3 + draw), held_out, bandwidth
+            "mmd2": mean_mmd2(
+                [make_data(1000, random_state=3 + d) for d in range(N_MMD_DRAWS)],
+                held_out,
+                bandwidth,
             ),
             "fit_s": None,
         }
@@ -69,18 +70,11 @@ def _row(method, est, X_test, held_out, bandwidth, fit_time=None):
     return {
         "method": method,
         "log_likelihood": est.score(X_test),
-        "mmd2": _mean_mmd2(
-            lambda draw: est.sample(1000, random_state=draw), held_out, bandwidth
+        "mmd2": mean_mmd2(
+            [est.sample(1000, random_state=d) for d in range(N_MMD_DRAWS)], held_out, bandwidth
         ),
         "fit_s": fit_time,
     }
-
-
-def _mean_mmd2(draw_samples, held_out, bandwidth):
-    """Mean MMD² to ``held_out`` of ``N_MMD_DRAWS`` draws ``draw_samples(0), ...``."""
-    return float(
-        np.mean([mmd2(draw_samples(d), held_out, bandwidth=bandwidth) for d in range(N_MMD_DRAWS)])
-    )
 
 
 def _cell(value, fmt):
