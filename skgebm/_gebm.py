@@ -217,7 +217,8 @@ class GEBMEstimator(DensityMixin, BaseEstimator):
         finds a flow's best weights on small data; waiting long is robust to the noise
         of the held-out loss on data that keeps improving slowly. A base trained by
         maximum likelihood is frozen at its own best after as many epochs without
-        improvement, while the energy goes on. Used with ``validation_fraction``.
+        improvement, while the energy goes on (with a fresh patience). Used with
+        ``validation_fraction``.
     device : str or torch.device, default="auto"
         ``"auto"`` uses CUDA when available, otherwise the CPU.
     memory : str, joblib.Memory or None, default=None

@@ -111,11 +111,12 @@ class EarlyStopping(Callback):
     of them (and their optimizers) at the best epoch. The model before training is
     the first candidate, so training that only overfits gives the start back.
 
-    A base trained by maximum likelihood stops on its own first: when its held-out
+    A base trained by maximum likelihood may stop on its own first: when its held-out
     log-likelihood (``valid_base_loss``) has not improved for ``patience`` epochs, it
     goes back to its best weights and is frozen, and the energy, with a fresh
-    patience, keeps correcting it; until then training goes on. On small data a flow
-    overfits long before an energy held smooth by its gradient penalty does.
+    patience, keeps correcting it. On small data a flow overfits long before an
+    energy held smooth by its gradient penalty does; on large data the model as a
+    whole stops improving first, and training ends there.
 
     Parameters
     ----------
@@ -149,8 +150,6 @@ class EarlyStopping(Callback):
         if loss < self.best_loss_:
             self.best_loss_, self.best_state_, self.misses_ = loss, net._snapshot(), 0
             return
-        if self.best_base_loss_ is not None and not net.base_frozen_:
-            return  # the base still learns: training goes on until it is frozen
         self.misses_ += 1
         if self.misses_ >= self.patience:
             self.stopped_ = True

@@ -125,9 +125,9 @@ def test_base_freezes_at_its_best_while_the_energy_goes_on(monkeypatch, correlat
     assert not np.allclose(est.score_samples(correlated), start.score_samples(correlated))
 
 
-def test_training_goes_on_while_the_base_still_learns(monkeypatch, correlated):
-    # the model's validation only gets worse, the base's keeps improving: the base,
-    # which stops first, has not stopped, so neither does training
+def test_training_stops_on_the_model_while_the_base_still_learns(monkeypatch, correlated):
+    # the model's validation only gets worse, the base's keeps improving: training
+    # stops on the model's loss and restores the start, the base never frozen
     validation_losses = GEBMNet._validation_losses
 
     def improving_base(self, x_data):
@@ -138,7 +138,11 @@ def test_training_goes_on_while_the_base_still_learns(monkeypatch, correlated):
     monkeypatch.setattr(GEBMNet, "_validation_losses", improving_base)
     params = dict(max_iter=300, n_iter_no_change=2, n_partition_samples=4096, random_state=0)
     est = GEBMEstimator(**params).fit(correlated)
-    assert est.n_iter_ == 300 and not est.net_.base_frozen_
+    assert est.n_iter_ == 2 * ITERATIONS_PER_EPOCH and not est.net_.base_frozen_
+    start = GEBMEstimator(**{**params, "max_iter": 1, "learning_rate": 1e-12}).fit(correlated)
+    np.testing.assert_allclose(
+        est.score_samples(correlated), start.score_samples(correlated), atol=1e-5
+    )
 
 
 def test_partial_fit_does_not_stop_early(correlated):
