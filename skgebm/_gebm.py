@@ -243,6 +243,12 @@ class GEBMEstimator(DensityMixin, BaseEstimator):
         (``train_loss``, ``kale``, ``base_loss``, ``valid_loss``).
     n_iter_ : int
         Training iterations run.
+    energy_, base_ : torch.nn.Module
+        The fitted energy (``net_.module_``) and base (``net_.base_``).
+    gradient_penalty_, base_loss_, base_learning_rate_, energy_fourier_scale_
+        The training settings as used, ``"auto"`` resolved (as ``bandwidth_`` in
+        :class:`~sklearn.neighbors.KernelDensity`); ``energy_fourier_scale_`` is None
+        for an energy without Fourier features.
     location_, scale_ : ndarray of shape (`n_features_in_`,)
         The internal standardization.
     n_features_in_ : int
@@ -518,6 +524,27 @@ class GEBMEstimator(DensityMixin, BaseEstimator):
     def base_(self):
         """The fitted base module (``net_.base_``)."""
         return self.net_.base_
+
+    @property
+    def gradient_penalty_(self):
+        """The weight of the energy's gradient penalty, ``"auto"`` resolved."""
+        return self.net_.criterion_.gradient_penalty
+
+    @property
+    def base_loss_(self):
+        """How the base was trained (``"kale"``, ``"mle"`` or ``"adversarial"``)."""
+        return self.net_.criterion_.base_loss_kind
+
+    @property
+    def base_learning_rate_(self):
+        """The base's Adam learning rate at the start of training, ``"auto"`` resolved."""
+        return self.net_.optimizer_base__lr
+
+    @property
+    def energy_fourier_scale_(self):
+        """The scale of the energy's Fourier features; None for an energy without them."""
+        scales = [m.scale for m in self.energy_.modules() if isinstance(m, FourierFeatures)]
+        return scales[0] if scales else None
 
     def _check_temperature(self):
         if not (isinstance(self.temperature, Real) and self.temperature > 0):

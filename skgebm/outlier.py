@@ -89,7 +89,9 @@ class GEBMOutlierDetector(OutlierMixin, GEBMEstimator):
     offset_ : float
         The threshold of :meth:`decision_function`: points scoring below it are
         outliers.
-    net_, n_iter_, location_, scale_, n_features_in_, feature_names_in_ :
+    net_, n_iter_, energy_, base_, location_, scale_, n_features_in_, feature_names_in_ :
+        See :class:`~skgebm.GEBMEstimator`.
+    gradient_penalty_, base_loss_, base_learning_rate_, energy_fourier_scale_ :
         See :class:`~skgebm.GEBMEstimator`.
 
     See Also

@@ -51,8 +51,12 @@ def test_built_energy_with_fourier_features_starts_flat_and_is_seeded():
 def _resolved(est):
     """The Fourier scale (or None) and the gradient penalty a fitted model trained with."""
     first = est.energy_.network[0]
-    scale = first.frequencies.std().item() if isinstance(first, FourierFeatures) else None
-    return scale, est.net_.criterion_.gradient_penalty
+    if isinstance(first, FourierFeatures):  # the reported scale is the frequencies' spread
+        assert first.frequencies.std().item() == pytest.approx(est.energy_fourier_scale_, rel=0.5)
+    else:
+        assert est.energy_fourier_scale_ is None
+    assert est.gradient_penalty_ == est.net_.criterion_.gradient_penalty
+    return est.energy_fourier_scale_, est.gradient_penalty_
 
 
 @pytest.mark.parametrize(
@@ -82,7 +86,7 @@ def test_auto_uses_fourier_features_and_drops_the_penalty_in_low_dimension(
     if fourier:  # 3 unless set; 8 frequencies for a first hidden layer of 16 units
         expected = params.get("energy_fourier_scale", 3.0)
         assert est.energy_.network[0].frequencies.shape == (n_features, 8)
-        assert scale == pytest.approx(expected, rel=0.5)
+        assert scale == expected
     assert gradient_penalty == penalty
 
 

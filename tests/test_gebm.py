@@ -178,7 +178,8 @@ def test_auto_base_learning_rate_is_faster_for_a_maximum_likelihood_base(
     est.fit(moons)
     assert est.base_learning_rate == "auto"
     [group] = est.net_.optimizer_base_.param_groups
-    assert group["lr"] == pytest.approx(factor * 2e-3)
+    assert group["lr"] == pytest.approx(factor * 2e-3) == est.base_learning_rate_
+    assert est.base_loss_ == ("mle" if factor == 3 else "kale")
 
 
 @pytest.mark.parametrize("ema_decay", [0.0, 0.9])

@@ -31,6 +31,7 @@ class FourierFeatures(nn.Module):
 
     def __init__(self, in_features, n_frequencies, scale, *, generator):
         super().__init__()
+        self.scale = scale
         frequencies = torch.randn(
             in_features, n_frequencies, generator=generator, device=generator.device
         )
