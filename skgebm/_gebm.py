@@ -543,8 +543,7 @@ class GEBMEstimator(DensityMixin, BaseEstimator):
     @property
     def energy_fourier_scale_(self):
         """The scale of the energy's Fourier features; None for an energy without them."""
-        scales = [m.scale for m in self.energy_.modules() if isinstance(m, FourierFeatures)]
-        return scales[0] if scales else None
+        return _fourier_scale(self.energy_)
 
     def _check_temperature(self):
         if not (isinstance(self.temperature, Real) and self.temperature > 0):
@@ -666,7 +665,7 @@ class GEBMEstimator(DensityMixin, BaseEstimator):
             return self.sampler
         name = self.sampler
         if name == "auto":  # an unadjusted step overshoots a sharp energy's steep walls
-            name = "mala" if _is_sharp(self.net_.module_) else "kinetic"
+            name = "mala" if _fourier_scale(self.net_.module_) is not None else "kinetic"
         return make_sampler(name, step_size=self.mcmc_step_size, n_steps=self.n_mcmc_steps)
 
     def sample(self, n_samples=1, random_state=None, return_diagnostics=False):
@@ -797,7 +796,7 @@ def _build_network(n_features, *, settings, seed, device, verbose, valid_data=No
         train_split = predefined_split(TensorDataset(torch.as_tensor(valid_data)))
         callbacks.append(EarlyStopping(patience=s["n_iter_no_change"]))
     betas = (s["beta_1"], s["beta_2"])
-    objective = _build_objective(s, base, sharp_energy=_is_sharp(energy))
+    objective = _build_objective(s, base, sharp_energy=_fourier_scale(energy) is not None)
     net = GEBMNet(
         energy,
         objective,
@@ -875,9 +874,12 @@ def _base_learning_rate(settings, objective):
     return settings["learning_rate"] if rate is None else rate
 
 
-def _is_sharp(energy):
-    """Whether ``energy`` reads Fourier features: the "auto" penalty and sampler ask."""
-    return any(isinstance(module, FourierFeatures) for module in energy.modules())
+def _fourier_scale(energy):
+    """The scale of ``energy``'s Fourier features, or None: a sharp energy has them.
+
+    The "auto" penalty and sampler ask, and ``energy_fourier_scale_`` reports it.
+    """
+    return next((m.scale for m in energy.modules() if isinstance(m, FourierFeatures)), None)
 
 
 def _energy_fourier_scale(settings, n_features):

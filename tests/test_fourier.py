@@ -55,7 +55,6 @@ def _resolved(est):
         assert first.frequencies.std().item() == pytest.approx(est.energy_fourier_scale_, rel=0.5)
     else:
         assert est.energy_fourier_scale_ is None
-    assert est.gradient_penalty_ == est.net_.criterion_.gradient_penalty
     return est.energy_fourier_scale_, est.gradient_penalty_
 
 
