@@ -72,7 +72,7 @@ class MinibatchIterator:
     per_epoch : int or None
         Batches per ``iter()``.
     generator : torch.Generator or None
-        CPU generator of the permutations.
+        Generator of the permutations, on the data's device (no host round trip).
     """
 
     def __init__(self, dataset, batch_size, n_batches=None, per_epoch=None, generator=None):
@@ -81,7 +81,7 @@ class MinibatchIterator:
         self.remaining = n_batches
         self.per_epoch = per_epoch
         self.generator = generator
-        self._order = torch.empty(0, dtype=torch.long)
+        self._order = torch.empty(0, dtype=torch.long, device=self.data.device)
 
     def __iter__(self):
         if self.generator is None:
@@ -91,7 +91,9 @@ class MinibatchIterator:
             return
         for _ in range(min(self.per_epoch, self.remaining)):
             if len(self._order) < self.batch_size:
-                permutation = torch.randperm(len(self.data), generator=self.generator)
+                permutation = torch.randperm(
+                    len(self.data), generator=self.generator, device=self.data.device
+                )
                 self._order = torch.cat([self._order, permutation])
             index, self._order = self._order[: self.batch_size], self._order[self.batch_size :]
             self.remaining -= 1
@@ -191,6 +193,9 @@ class GEBMNet(NeuralNet):
         Training iterations per call of ``fit``/``partial_fit``.
     n_energy_steps, n_burst_steps, burst_every : int
         Schedule of base steps, see the module docstring.
+    autocast_dtype : torch.dtype or None
+        Lower precision of the networks' arithmetic in training steps (autocast), see
+        :meth:`autocast`; None computes in float32.
     ema_decay : float
         Decay of the moving average of the weights (energy, log-partition and base),
         ramped up as ``min(ema_decay, (1 + t) / (10 + t))`` at iteration ``t`` so the
@@ -206,8 +211,8 @@ class GEBMNet(NeuralNet):
     Attributes
     ----------
     rng_, data_rng_ : torch.Generator
-        Set by the caller for the duration of a fit: randomness of the steps (on the
-        device) and of the minibatch order (on the CPU). They are not pickled.
+        Set by the caller for the duration of a fit, on the device: randomness of the
+        steps and of the minibatch order. They are not pickled.
     interrupted_ : bool
         Whether the last ``fit``/``partial_fit`` was stopped by ``KeyboardInterrupt``
         (skorch then returns normally with the weights reached).
@@ -226,6 +231,7 @@ class GEBMNet(NeuralNet):
         n_burst_steps=100,
         burst_every=500,
         ema_decay=0.0,
+        autocast_dtype=None,
         max_restarts=3,
         **kwargs,
     ):
@@ -236,6 +242,7 @@ class GEBMNet(NeuralNet):
         self.n_burst_steps = n_burst_steps
         self.burst_every = burst_every
         self.ema_decay = ema_decay
+        self.autocast_dtype = autocast_dtype
         self.max_restarts = max_restarts
         super().__init__(module, criterion, **kwargs)
 
@@ -275,9 +282,10 @@ class GEBMNet(NeuralNet):
         return self
 
     def get_dataset(self, X, y=None):
+        # the training data move to the device once, not a minibatch at a time
         if isinstance(X, TensorDataset):
             return X
-        return TensorDataset(torch.as_tensor(X))
+        return TensorDataset(torch.as_tensor(X, device=self.device))
 
     def get_iterator(self, dataset, training=False):
         if not training:
@@ -303,6 +311,17 @@ class GEBMNet(NeuralNet):
             )
             raise
 
+    def autocast(self):
+        """Autocast to ``autocast_dtype`` on the net's device; a no-op without one.
+
+        The networks cast their outputs back to float32 (the energy, a generator's
+        samples), so the objectives, the log-partition and the sampler's updates keep
+        full precision; an explicit base switches autocast off for its density.
+        """
+        dtype = self.autocast_dtype
+        device_type = torch.device(self.device).type
+        return torch.autocast(device_type, dtype=dtype, enabled=dtype is not None)
+
     def latent(self, n_samples):
         """Standard normal latents from the fit's generator."""
         return torch.randn(
@@ -321,8 +340,14 @@ class GEBMNet(NeuralNet):
 
     @torch.no_grad()
     def initialize_log_partition(self, n_samples=1024):
-        """Set the learned log-partition to its Monte-Carlo optimum."""
-        self._set_training(False)
+        """Set the learned log-partition to its Monte-Carlo optimum.
+
+        The base samples are drawn as the energy steps draw them, in training mode: a
+        generator's batch norm then normalizes with batch statistics, and its running
+        averages, still at their start, would give other samples and a log-partition
+        off by tens of nats, whose ``exp`` overflows in the first step.
+        """
+        self._set_training(True)
         energy_base = self.module_(self.base_(self.latent(n_samples)))
         self.criterion_.initialize_log_partition(energy_base)
 
@@ -339,9 +364,12 @@ class GEBMNet(NeuralNet):
         self._set_training(True)
         x_data = to_device(batch[0], self.device)
         objective = self.criterion_
-        x_base = self.base_samples(len(x_data)) if objective.uses_base_samples else None
         self.optimizer_.zero_grad(set_to_none=True)
-        loss, stat = objective.energy_loss(self.module_, self.base_, x_data, x_base, self.rng_)
+        with self.autocast():
+            x_base = self.base_samples(len(x_data)) if objective.uses_base_samples else None
+            loss, stat = objective.energy_loss(
+                self.module_, self.base_, x_data, x_base, self.rng_
+            )
         loss.backward()
         self.optimizer_.step()
         self.n_iter_ += 1
@@ -350,9 +378,10 @@ class GEBMNet(NeuralNet):
         self._accumulate(objective.stat_name, stat)
         if self._base_step_due():
             self.optimizer_base_.zero_grad(set_to_none=True)
-            base_loss = self.criterion_.base_loss(
-                self.module_, self.base_, x_data, self.latent(len(x_data))
-            )
+            with self.autocast():
+                base_loss = self.criterion_.base_loss(
+                    self.module_, self.base_, x_data, self.latent(len(x_data))
+                )
             base_loss.backward(inputs=list(self.base_.parameters()))
             self.optimizer_base_.step()
             self.n_base_steps_ += 1

@@ -23,9 +23,10 @@ class GEBMOutlierDetector(OutlierMixin, GEBMEstimator):
 
     Parameters
     ----------
-    base : {"flow", "gaussian", "generator"}, zuko.flows.Flow or nn.Module, default="flow"
+    base : {"flow", "gaussian", "generator", "dcgan"}, zuko.flows.Flow or nn.Module, \
+default="flow"
         The base distribution, see :class:`~skgebm.GEBMEstimator`.
-    energy : "mlp" or torch.nn.Module, default="mlp"
+    energy : {"mlp", "sngan"} or torch.nn.Module, default="mlp"
         The energy network, see :class:`~skgebm.GEBMEstimator`.
     contamination : "auto" or float, default="auto"
         Expected proportion of outliers in the training data, in ``(0, 0.5]``: the
@@ -44,7 +45,7 @@ class GEBMOutlierDetector(OutlierMixin, GEBMEstimator):
     base_hidden_layer_sizes : tuple of int, default=(64,)
         Hidden widths of the flow's conditioners (the estimator's default is
         ``(64, 64)``).
-    latent_dim
+    latent_dim, image_shape
         As in :class:`~skgebm.GEBMEstimator`, with its defaults.
     energy_hidden_layer_sizes : tuple of int, default=(64, 64)
         Hidden widths of the MLP energy (the estimator's default is ``(128, 128)``).
@@ -77,7 +78,7 @@ class GEBMOutlierDetector(OutlierMixin, GEBMEstimator):
         Base samples of the estimate of :math:`\log Z_T` (the estimator's default is
         65536); it shifts every score by the same constant, so it does not change the
         ranking.
-    standardize, validation_fraction, n_iter_no_change, device
+    standardize, validation_fraction, n_iter_no_change, precision, device
         As in :class:`~skgebm.GEBMEstimator`, with its defaults. Early stopping on a
         held-out tenth of the rows keeps the flow from overfitting data sets with
         about as many features as rows, which ranks their outliers better.
@@ -91,7 +92,7 @@ class GEBMOutlierDetector(OutlierMixin, GEBMEstimator):
         outliers.
     net_, n_iter_, energy_, base_, location_, scale_, n_features_in_, feature_names_in_ :
         See :class:`~skgebm.GEBMEstimator`.
-    gradient_penalty_, base_loss_, base_learning_rate_, energy_fourier_scale_ :
+    gradient_penalty_, base_loss_, base_learning_rate_, energy_fourier_scale_, precision_ :
         See :class:`~skgebm.GEBMEstimator`.
 
     See Also
@@ -175,6 +176,7 @@ class GEBMOutlierDetector(OutlierMixin, GEBMEstimator):
         n_flow_transforms=2,
         base_hidden_layer_sizes=(64,),
         latent_dim=None,
+        image_shape=None,
         energy_hidden_layer_sizes=(64, 64),
         energy_fourier_scale=None,
         spectral_norm=False,
@@ -202,6 +204,7 @@ class GEBMOutlierDetector(OutlierMixin, GEBMEstimator):
         standardize=True,
         validation_fraction=0.1,
         n_iter_no_change=40,
+        precision="auto",
         device="auto",
         memory=None,
         warm_start=False,
@@ -217,6 +220,7 @@ class GEBMOutlierDetector(OutlierMixin, GEBMEstimator):
             n_flow_transforms=n_flow_transforms,
             base_hidden_layer_sizes=base_hidden_layer_sizes,
             latent_dim=latent_dim,
+            image_shape=image_shape,
             energy_hidden_layer_sizes=energy_hidden_layer_sizes,
             energy_fourier_scale=energy_fourier_scale,
             spectral_norm=spectral_norm,
@@ -244,6 +248,7 @@ class GEBMOutlierDetector(OutlierMixin, GEBMEstimator):
             standardize=standardize,
             validation_fraction=validation_fraction,
             n_iter_no_change=n_iter_no_change,
+            precision=precision,
             device=device,
             memory=memory,
             warm_start=warm_start,

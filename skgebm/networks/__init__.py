@@ -2,6 +2,7 @@
 
 from ._bases import FlowBase, GaussianBase, GeneratorBase
 from ._build import build_base, build_energy
+from ._conv import ImageView, dcgan_generator, sngan_energy
 from ._energy import Energy
 from ._fourier import FourierFeatures
 from ._init import reset_parameters
@@ -13,8 +14,11 @@ __all__ = [
     "FourierFeatures",
     "GaussianBase",
     "GeneratorBase",
+    "ImageView",
     "build_base",
     "build_energy",
+    "dcgan_generator",
     "mlp",
     "reset_parameters",
+    "sngan_energy",
 ]

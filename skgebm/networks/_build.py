@@ -1,6 +1,7 @@
 """Resolve the ``base`` and ``energy`` parameters of an estimator into modules."""
 
 import copy
+import math
 from numbers import Integral
 
 import torch
@@ -8,15 +9,19 @@ import zuko
 from torch import nn
 
 from ._bases import FlowBase, GaussianBase, GeneratorBase
+from ._conv import dcgan_generator, sngan_energy
 from ._energy import Energy
 from ._fourier import FourierFeatures
 from ._init import reset_parameters
 from ._mlp import mlp
 
-__all__ = ["FLOWS", "build_base", "build_energy"]
+__all__ = ["DCGAN_LATENT_DIM", "FLOWS", "build_base", "build_energy", "check_image_shape"]
 
 #: Flow families a ``base="flow"`` can use, by name.
 FLOWS = {"nsf": zuko.flows.NSF, "maf": zuko.flows.MAF, "realnvp": zuko.flows.RealNVP}
+
+#: Latent dimension of ``base="dcgan"`` by default (the paper's, for CIFAR-10).
+DCGAN_LATENT_DIM = 128
 
 
 def build_base(
@@ -28,20 +33,24 @@ def build_base(
     latent_dim=None,
     hidden_layer_sizes=(64, 64),
     neutral_start=True,
+    image_shape=None,
+    channels_last=False,
     generator,
 ):
     """Build the base distribution named by ``base``.
 
     Parameters
     ----------
-    base : {"flow", "gaussian", "generator"}, zuko.flows.Flow or torch.nn.Module
+    base : {"flow", "gaussian", "generator", "dcgan"}, zuko.flows.Flow or torch.nn.Module
         ``"flow"``: a zuko flow of family ``flow`` with coupling-style inverses (two
         passes), so sampling costs as little as density evaluation in any dimension,
         with ``neutral_start``, composed with a learned affine map and started as that
         map (each transform's last layer is zero, the identity), so
         ``initialize_from_data`` makes it the data's Gaussian fit.
         ``"gaussian"``: a full-covariance :class:`GaussianBase`.
-        ``"generator"``: an MLP generator from a ``latent_dim`` normal latent. A zuko
+        ``"generator"``: an MLP generator from a ``latent_dim`` normal latent.
+        ``"dcgan"``: the convolutional generator of images of ``image_shape``
+        (:func:`~skgebm.networks.dcgan_generator`). A zuko
         flow or a :class:`FlowBase`/:class:`GeneratorBase` is used as given (deep
         copied); any other module is a generator and needs ``latent_dim``.
     n_features : int
@@ -51,13 +60,18 @@ def build_base(
     n_flow_transforms : int, default=3
         Number of flow transforms.
     latent_dim : int or None
-        Latent dimension of a generator; ``None`` means ``n_features``.
+        Latent dimension of a generator; ``None`` means ``n_features``, or 128 for
+        ``"dcgan"``.
     hidden_layer_sizes : sequence of int
-        Hidden widths of the flow's conditioners or of the generator.
+        Hidden widths of the flow's conditioners or of the MLP generator.
     neutral_start : bool, default=True
         Give a built-in flow the affine map and start its transforms at the identity;
         ``False`` keeps zuko's flow as initialized, without the affine map, whose full
         covariance overfits when there are about as many features as rows.
+    image_shape : tuple of int or None, default=None
+        ``(C, H, W)`` of the images of ``base="dcgan"``, whose product is ``n_features``.
+    channels_last : bool, default=False
+        Channels-last activations of ``base="dcgan"`` (faster convolutions on a GPU).
     generator : torch.Generator
         Source of the initial weights of built-in networks.
 
@@ -95,15 +109,20 @@ def build_base(
         return FlowBase(flow, n_features, affine=neutral_start)
     if base == "gaussian":
         return GaussianBase(n_features)
-    if base == "generator":
-        latent_dim = n_features if latent_dim is None else latent_dim
-        latent_dim = _positive_int(latent_dim, "latent_dim")
+    if base in ("generator", "dcgan"):
+        default_dim = n_features if base == "generator" else DCGAN_LATENT_DIM
+        latent_dim = _positive_int(default_dim if latent_dim is None else latent_dim, "latent_dim")
         with torch.random.fork_rng(devices=[]):
-            module = GeneratorBase(mlp(latent_dim, hidden, n_features), latent_dim)
+            if base == "generator":
+                network = mlp(latent_dim, hidden, n_features)
+            else:
+                shape = check_image_shape(image_shape, n_features, "base='dcgan'")
+                network = dcgan_generator(latent_dim, shape, channels_last=channels_last)
+            module = GeneratorBase(network, latent_dim)
         return reset_parameters(module, generator)
     raise ValueError(
-        "base must be 'flow', 'gaussian', 'generator', a zuko flow or a torch.nn.Module, "
-        f"got {base!r}."
+        "base must be 'flow', 'gaussian', 'generator', 'dcgan', a zuko flow or a "
+        f"torch.nn.Module, got {base!r}."
     )
 
 
@@ -116,14 +135,19 @@ def build_energy(
     minimum=-10.0,
     fourier_scale=None,
     neutral_start=True,
+    image_shape=None,
+    channels_last=False,
     generator,
 ):
     """Build the energy named by ``energy``, clamped below at ``minimum``.
 
     Parameters
     ----------
-    energy : "mlp" or torch.nn.Module
-        ``"mlp"`` builds a SiLU MLP; a module (deep copied) maps ``(n, ...)`` to ``(n,)``.
+    energy : {"mlp", "sngan"} or torch.nn.Module
+        ``"mlp"`` builds a SiLU MLP; ``"sngan"`` the spectrally normalised
+        convolutional critic of images of ``image_shape``
+        (:func:`~skgebm.networks.sngan_energy`); a module (deep copied) maps
+        ``(n, ...)`` to ``(n,)``.
     n_features : int
         Data dimension.
     hidden_layer_sizes : sequence of int
@@ -139,8 +163,12 @@ def build_energy(
     neutral_start : bool, default=True
         Start the built-in MLP's output layer at zero, so a GEBM starts as its base
         (not with spectral normalisation, where a zero weight has no spectral norm).
+    image_shape : tuple of int or None, default=None
+        ``(C, H, W)`` of the images of ``energy="sngan"``.
+    channels_last : bool, default=False
+        Channels-last activations of ``energy="sngan"``.
     generator : torch.Generator
-        Source of the initial weights of the built-in MLP.
+        Source of the initial weights of the built-in networks.
 
     Returns
     -------
@@ -150,8 +178,15 @@ def build_energy(
         return copy.deepcopy(energy)
     if isinstance(energy, nn.Module):
         return Energy(copy.deepcopy(energy), minimum)
+    if energy == "sngan":
+        shape = check_image_shape(image_shape, n_features, "energy='sngan'")
+        with torch.random.fork_rng(devices=[]):
+            network = sngan_energy(shape, channels_last=channels_last)
+        return Energy(reset_parameters(network, generator), minimum)
     if energy != "mlp":
-        raise ValueError(f"energy must be 'mlp' or a torch.nn.Module, got {energy!r}.")
+        raise ValueError(
+            f"energy must be 'mlp', 'sngan' or a torch.nn.Module, got {energy!r}."
+        )
     hidden = tuple(hidden_layer_sizes)
     features = None
     if fourier_scale is not None:
@@ -185,6 +220,43 @@ def _zero_last_linear(module):
     for parameter in parameters:
         if parameter is not None:
             parameter.zero_()
+
+
+def check_image_shape(image_shape, n_features, network):
+    """``image_shape`` as a tuple ``(C, H, W)`` of ``n_features`` pixels in all.
+
+    Parameters
+    ----------
+    image_shape : tuple of int or None
+        The shape to check.
+    n_features : int
+        Features of a flat image row.
+    network : str
+        What needs the shape, for the error message.
+
+    Returns
+    -------
+    image_shape : tuple of int
+    """
+    if image_shape is None:
+        raise ValueError(
+            f"{network} needs image_shape=(channels, height, width) to view the "
+            f"{n_features} features of a row as an image."
+        )
+    shape = tuple(image_shape)
+    if len(shape) != 3 or not all(
+        isinstance(size, Integral) and not isinstance(size, bool) and size > 0 for size in shape
+    ):
+        raise ValueError(
+            f"image_shape must be three positive integers (channels, height, width), got "
+            f"{image_shape!r}."
+        )
+    if math.prod(shape) != n_features:
+        raise ValueError(
+            f"image_shape={shape} holds {math.prod(shape)} pixels but the data have "
+            f"{n_features} features."
+        )
+    return tuple(int(size) for size in shape)
 
 
 def _positive_int(value, name):

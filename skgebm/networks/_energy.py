@@ -26,7 +26,8 @@ class Energy(nn.Module):
         self.minimum = minimum
 
     def forward(self, x):
-        energy = self.network(x).reshape(len(x))
+        # under autocast the network computes in lower precision; the objectives do not
+        energy = self.network(x).reshape(len(x)).to(x.dtype)
         if self.minimum is not None:
             energy = energy.clamp_min(self.minimum)
         return energy
