@@ -92,8 +92,7 @@ class GEBMEstimator(DensityMixin, BaseEstimator):
 
     Parameters
     ----------
-    base : {"flow", "gaussian", "generator", "dcgan"}, zuko.flows.Flow or nn.Module, \
-default="flow"
+    base : {"flow", "gaussian", "generator", "dcgan"} or nn.Module, default="flow"
         The base. ``"flow"``: a zuko normalizing flow (family ``flow``) with an exact
         density, so :meth:`score_samples` is a normalized log-density. ``"gaussian"``:
         a full-covariance Gaussian, exact and cheap in high dimension. ``"generator"``:
@@ -246,8 +245,9 @@ default="flow"
         the latent, so MALA's and HMC's corrections stay exact for it.
         :meth:`score_samples` always computes in float64. ``"auto"`` is
         ``"bfloat16"`` for the convolutional networks (``"dcgan"``, ``"sngan"``) on a
-        GPU that supports it, where tensor cores make them several times faster, and
-        ``"float32"`` otherwise (small MLPs gain nothing).
+        GPU that supports it, where tensor cores run them, and ``"float32"``
+        otherwise: small MLPs are bound by kernel launches, and a CPU computes
+        bfloat16 convolutions slower than float32 ones.
     device : str or torch.device, default="auto"
         ``"auto"`` uses CUDA when available, otherwise the CPU. On a GPU the training
         data are copied to it once, the optimizers are fused, and convolutions use
@@ -844,7 +844,8 @@ def _build_network(n_features, *, settings, seed, device, verbose, valid_data=No
     callbacks = [ProgressBar()] if verbose else []
     train_split = None
     if valid_data is not None:
-        train_split = predefined_split(TensorDataset(torch.as_tensor(valid_data)))
+        held_out = torch.as_tensor(valid_data, device=device)  # on the device once, too
+        train_split = predefined_split(TensorDataset(held_out))
         callbacks.append(EarlyStopping(patience=s["n_iter_no_change"]))
     betas = (s["beta_1"], s["beta_2"])
     objective = _build_objective(s, base, sharp_energy=_fourier_scale(energy) is not None)

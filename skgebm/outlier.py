@@ -23,8 +23,7 @@ class GEBMOutlierDetector(OutlierMixin, GEBMEstimator):
 
     Parameters
     ----------
-    base : {"flow", "gaussian", "generator", "dcgan"}, zuko.flows.Flow or nn.Module, \
-default="flow"
+    base : {"flow", "gaussian", "generator", "dcgan"} or nn.Module, default="flow"
         The base distribution, see :class:`~skgebm.GEBMEstimator`.
     energy : {"mlp", "sngan"} or torch.nn.Module, default="mlp"
         The energy network, see :class:`~skgebm.GEBMEstimator`.

@@ -195,7 +195,8 @@ def test_image_gebm_on_cuda_trains_in_bfloat16_and_scores_as_on_the_cpu(tmp_path
     assert est.precision_ == ("bfloat16" if torch.cuda.is_bf16_supported() else "float32")
     assert next(est.energy_.parameters()).is_cuda
     conv = next(m for m in est.energy_.modules() if isinstance(m, nn.Conv2d))
-    assert conv.weight.is_contiguous(memory_format=torch.channels_last)
+    weight = conv.parametrizations.weight.original  # the trained tensor behind the norm
+    assert weight.is_contiguous(memory_format=torch.channels_last)
     assert est.net_.optimizer_.param_groups[0]["fused"]
     samples = est.sample(50, random_state=0)
     assert samples.shape == (50, 64) and np.isfinite(samples).all()

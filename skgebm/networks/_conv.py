@@ -70,6 +70,9 @@ def dcgan_generator(latent_dim, image_shape, *, channels_last=False):
     stride-2 transposed convolution (kernel 4) halving the channels, each followed by
     batch normalisation and ReLU, and a 3x3 convolution to the image's channels. The
     output is linear, not the paper's ``tanh``: the estimator standardizes pixels.
+    Batch norm normalizes with batch statistics in training mode (every training
+    step) and with running averages in eval mode (validation and sampling), where a
+    chain's image must not depend on the other chains in its batch.
 
     Parameters
     ----------
