@@ -223,8 +223,8 @@ class GEBMEstimator(DensityMixin, BaseEstimator):
         input's units (the log-density includes the Jacobian of the scaling).
     validation_fraction : float or None, default=0.1
         Fraction of the data held out to monitor a validation loss (negative held-out
-        log-likelihood with an explicit base, negative KALE with a generator) for
-        early stopping; ``None`` trains on everything for ``max_iter`` iterations.
+        log-likelihood with an explicit base; with a generator, the MMD² between the
+        held-out rows and base samples weighted by ``exp(-E)``) for early stopping; ``None`` trains on everything for ``max_iter`` iterations.
         On by default because a flow overfits small tabular data within tens of
         steps; the untrained model (the data's Gaussian fit for a built-in explicit
         base) is the first candidate, so stopping never ends below it on validation.

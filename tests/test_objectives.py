@@ -17,7 +17,10 @@ from skgebm.objectives import (
     KALE,
     SlicedScoreMatching,
     model_score,
+    weighted_mmd2,
 )
+from skgebm.metrics import median_heuristic
+from skgebm.networks import GeneratorBase
 
 OBJECTIVES = ["kale", "cd", "dsm", "ssm", "nce", "fce"]
 
@@ -35,6 +38,54 @@ class QuadraticEnergy(torch.nn.Module):
 
 def generator(seed=0):
     return torch.Generator().manual_seed(seed)
+
+
+def test_weighted_mmd2_with_equal_weights_is_the_textbook_estimate():
+    rng = np.random.RandomState(0)
+    x, y = rng.normal(size=(200, 3)), rng.normal(size=(300, 3)) + 0.5
+    gamma = 1 / (2 * median_heuristic(y) ** 2)
+    k = lambda a, b: np.exp(-gamma * ((a[:, None] - b[None]) ** 2).sum(-1))  # noqa: E731
+    k_yy = k(y, y)
+    expected = k(x, x).mean() + (k_yy.sum() - 300) / (300 * 299) - 2 * k(x, y).mean()
+    got = weighted_mmd2(torch.as_tensor(x), torch.zeros(200, dtype=torch.float64),
+                        torch.as_tensor(y))
+    assert got.item() == pytest.approx(expected, rel=1e-10)
+
+
+def test_weighted_mmd2_sees_the_reweighted_model():
+    """Weights exp(-E) that remove a base's spurious mode bring it to the data."""
+    rng = np.random.RandomState(0)
+    y = torch.as_tensor(rng.normal(size=(500, 2)))
+    good, spurious = rng.normal(size=(500, 2)), rng.normal(size=(500, 2)) + 6.0
+    x = torch.as_tensor(np.concatenate([good, spurious]))
+    flat = weighted_mmd2(x, torch.zeros(1000, dtype=torch.float64), y)
+    energy = torch.cat([torch.zeros(500), torch.full((500,), 30.0)]).double()
+    corrected = weighted_mmd2(x, -energy, y)
+    alone = weighted_mmd2(x[:500], torch.zeros(500, dtype=torch.float64), y)
+    assert corrected.item() == pytest.approx(alone.item(), abs=1e-9)
+    assert flat.item() > 0.1 > 0.01 > corrected.item()
+
+
+def test_generator_validation_loss_falls_as_the_generator_nears_the_data():
+    """The held-out KALE of a zero energy is 0 whatever the generator: no criterion."""
+    x_data = torch.randn(400, 2, generator=generator(0))
+    z = torch.randn(4096, 2, generator=generator(1))
+    energy = QuadraticEnergy(0.0)
+    losses = [
+        KALE().validation_loss(energy, GeneratorBase(Shift(shift), 2), x_data, z).item()
+        for shift in (3.0, 1.0, 0.0)
+    ]
+    assert losses[0] > losses[1] > losses[2]
+    assert abs(losses[2]) < 0.01
+
+
+class Shift(torch.nn.Module):
+    def __init__(self, shift):
+        super().__init__()
+        self.shift = shift
+
+    def forward(self, z):
+        return z + self.shift
 
 
 def test_model_score_is_base_score_minus_energy_gradient():

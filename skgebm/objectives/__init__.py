@@ -9,7 +9,7 @@ negatives (CD), the Fisher divergence (DSM, SSM), or classification against the 
 
 from ._base import BASE_LOSSES, EnergyObjective
 from ._contrastive_divergence import ContrastiveDivergence
-from ._functional import gradient_penalty, logmeanexp, model_score
+from ._functional import gradient_penalty, logmeanexp, model_score, weighted_mmd2
 from ._kale import KALE
 from ._nce import NCE
 from ._score_matching import DenoisingScoreMatching, SlicedScoreMatching
@@ -26,6 +26,7 @@ __all__ = [
     "gradient_penalty",
     "logmeanexp",
     "model_score",
+    "weighted_mmd2",
 ]
 
 #: Objectives by the name ``GEBMEstimator(objective=...)`` takes. "fce" is NCE whose

@@ -6,7 +6,7 @@ import torch
 from torch import nn
 from torch.nn.functional import softplus
 
-from ._functional import gradient_penalty, logmeanexp
+from ._functional import gradient_penalty, logmeanexp, weighted_mmd2
 
 __all__ = ["BASE_LOSSES", "EnergyObjective"]
 
@@ -126,8 +126,11 @@ class EnergyObjective(nn.Module, metaclass=ABCMeta):
         """Held-out criterion for early stopping (lower is better).
 
         The negative log-likelihood of the model when the base has a density, with the
-        partition estimated on the base samples ``G(z)``; otherwise the negative KALE
-        at its optimal log-partition, ``mean_data E + logmeanexp(-E(G(z)))``.
+        partition estimated on the base samples ``G(z)``. Otherwise the squared MMD
+        between the held-out data and the model, the samples ``G(z)`` weighted by
+        ``exp(-E)`` (:func:`~skgebm.objectives.weighted_mmd2`): a generator has no
+        likelihood, and the held-out KALE is no substitute, since it rises with the
+        energy's discrimination, which is largest while the generator is poor.
 
         Parameters
         ----------
@@ -143,10 +146,12 @@ class EnergyObjective(nn.Module, metaclass=ABCMeta):
         loss : torch.Tensor
             A scalar.
         """
-        log_ratio = -energy(x_data) - logmeanexp(-energy(base(z)))
-        if base.has_density:
-            return -(base.log_prob(x_data) + log_ratio).mean()
-        return -log_ratio.mean()
+        x_base = base(z)
+        energy_base = energy(x_base)
+        if not base.has_density:
+            return weighted_mmd2(x_base, -energy_base, x_data)
+        log_ratio = -energy(x_data) - logmeanexp(-energy_base)
+        return -(base.log_prob(x_data) + log_ratio).mean()
 
     @torch.no_grad()
     def initialize_log_partition(self, energy_base):
