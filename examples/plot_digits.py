@@ -40,12 +40,18 @@ print(f"{len(X_train)} training and {len(X_test)} test digits of {X.shape[1]} pi
 # ``base="generator"`` builds an MLP generator from an 8-dimensional standard normal
 # latent; with it the base is trained on the KALE (``base_loss="auto"`` resolves to
 # ``"kale"``). The gradient penalty of the energy is 1, the reference value for images.
+# The generator and the energy play a game, as in a GAN, whose held-out scores swing
+# before they settle, so the two train for a fixed number of iterations, as in the
+# paper (``validation_fraction=None``; with early stopping, which monitors the MMD
+# of the model to held-out rows for a generator base, training here stopped at
+# iteration 225, with an MMD² of 0.011 instead of 0.007 for the generator).
 gebm = GEBMEstimator(
     base="generator",
     latent_dim=8,
     base_hidden_layer_sizes=(256, 256),
     gradient_penalty=1.0,
     max_iter=200 if FAST else 2000,
+    validation_fraction=None,
     random_state=0,
 )
 start = time.perf_counter()
@@ -110,9 +116,53 @@ plt.show()
 
 # %%
 # The energy's correction lowers the MMD of the generator's samples at
-# :math:`T = 1`. At :math:`T = 0.5` the samples look sharper but the MMD rises: they
+# :math:`T = 1` (in the published run, from 0.0071 to 0.0032; the noise floor is
+# 0.0003). At :math:`T = 0.5` the samples look sharper but the MMD rises (0.0224): they
 # concentrate on the energy's favourite digits and lose the data's diversity, which a
 # two-sample discrepancy sees and the eye does not. The temperature trades one for the
 # other without refitting; :func:`skgebm.metrics.make_sample_scorer` turns the MMD into
 # a scorer to choose it by cross-validation, which is how a model without a density is
 # tuned.
+
+# %%
+# The paper's convolutional networks
+# ----------------------------------
+# Images stay flat rows; ``image_shape=(1, 8, 8)`` lets the networks see them as
+# images. ``base="dcgan"`` is the paper's DCGAN generator (a 128-dimensional latent,
+# transposed convolutions with batch norm) and ``energy="sngan"`` its spectrally
+# normalised convolutional critic, with one stride-2 stage for 8x8 digits where
+# 32x32 images get three. Their gradient penalty defaults to 1, the reference value for
+# images. On a GPU they train in bfloat16 mixed precision (``precision="auto"``); on
+# this CPU, in float32, the fit takes about ten minutes.
+conv_gebm = GEBMEstimator(
+    base="dcgan",
+    energy="sngan",
+    image_shape=(1, 8, 8),
+    max_iter=50 if FAST else 2000,
+    validation_fraction=None,
+    random_state=0,
+)
+start = time.perf_counter()
+conv_gebm.fit(X_train)
+print(f"fit in {time.perf_counter() - start:.0f} s, {conv_gebm.n_iter_} iterations")
+
+conv_samples = {}
+for temperature in (float("inf"), 1.0):
+    conv_gebm.set_params(temperature=temperature)
+    conv_samples[temperature] = conv_gebm.sample(n_samples, random_state=1)
+    score = mmd2(conv_samples[temperature], X_test, bandwidth=bandwidth)
+    print(f"MMD² to held-out digits  {labels[temperature]:>24}: {score:.4f}")
+
+fig, axes = plt.subplots(1, 2, figsize=(8, 4.4))
+show_grid(axes[0], conv_samples[float("inf")], "DCGAN generator samples")
+show_grid(axes[1], conv_samples[1.0], "GEBM samples, T = 1")
+fig.tight_layout()
+plt.show()
+
+# %%
+# Measured on one CPU thread (10 minutes for the 2,000 iterations), the convolutional
+# generator's samples reach an MMD² of 0.0056 to the held-out digits, below the MLP
+# generator's 0.0071, but its energy corrects them less: 0.0056 after MCMC, where the
+# MLP pair's energy halves its generator's 0.0071 to 0.0032. Convolutions pay on a GPU
+# and on larger images, where an MLP has to learn from scratch what a convolution
+# assumes: that nearby pixels go together.
