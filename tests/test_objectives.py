@@ -66,6 +66,15 @@ def test_weighted_mmd2_sees_the_reweighted_model():
     assert flat.item() > 0.1 > 0.01 > corrected.item()
 
 
+def test_weighted_mmd2_is_finite_on_one_reference_row():
+    """A tiny held-out split can leave one row: no pairs, no median, still a number."""
+    x = torch.randn(50, 2, generator=generator(0))
+    value = weighted_mmd2(x, torch.zeros(50), torch.zeros(1, 2))
+    assert torch.isfinite(value)
+    closer = weighted_mmd2(0.1 * x, torch.zeros(50), torch.zeros(1, 2))
+    assert closer < value
+
+
 def test_generator_validation_loss_falls_as_the_generator_nears_the_data():
     """The held-out KALE of a zero energy is 0 whatever the generator: no criterion."""
     x_data = torch.randn(400, 2, generator=generator(0))
