@@ -125,11 +125,23 @@ def load(path, *, device=None):
         verbose=params["verbose"],
     )
     for part, tensors in state["tensors"].items():
-        getattr(net, part).load_state_dict(tensors)
+        _load_state(getattr(net, part), tensors)
     for name, value in json.loads(state["net_counters"]).items():
         setattr(net, name, value)
     estimator.net_ = net
     return estimator
+
+
+def _load_state(part, state_dict):
+    """Load a saved state; an optimizer keeps the ``fused`` setting of this device.
+
+    An optimizer's ``load_state_dict`` takes the saved settings of its parameter
+    groups, and a GPU's fused Adam would then run on a CPU's parameters.
+    """
+    fused = [group.get("fused") for group in getattr(part, "param_groups", ())]
+    part.load_state_dict(state_dict)
+    for group, flag in zip(getattr(part, "param_groups", ()), fused):
+        group["fused"] = flag
 
 
 def _is_json_value(value):

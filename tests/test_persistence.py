@@ -84,6 +84,22 @@ def test_load_on_another_device(frame, fast_params, tmp_path):
     np.testing.assert_allclose(loaded.score_samples(frame), est.score_samples(frame), rtol=1e-5)
 
 
+def test_a_gpu_fused_optimizer_loads_unfused_on_the_cpu(frame, fast_params, tmp_path):
+    """A model saved on a GPU (fused Adam) keeps training on a CPU with its own setting."""
+    est = GEBMEstimator(random_state=0, **fast_params).fit(frame)
+    save(est, tmp_path / "model.pt")
+    state = torch.load(tmp_path / "model.pt", weights_only=True)
+    for part in ("optimizer_", "optimizer_base_"):  # as a GPU's fused Adam saves them
+        for group in state["tensors"][part]["param_groups"]:
+            group["fused"] = True
+    torch.save(state, tmp_path / "model.pt")
+    loaded = load(tmp_path / "model.pt", device="cpu")
+    for optimizer in (loaded.net_.optimizer_, loaded.net_.optimizer_base_):
+        assert all(group["fused"] is False for group in optimizer.param_groups)
+    loaded.partial_fit(frame)
+    assert loaded.n_iter_ == est.n_iter_ + fast_params["max_iter"]
+
+
 @pytest.mark.parametrize("dump", ["pickle", "joblib"])
 def test_pickle_and_joblib_round_trip(frame, fast_params, tmp_path, dump):
     est = GEBMEstimator(random_state=0, **fast_params).fit(frame)
