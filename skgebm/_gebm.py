@@ -7,6 +7,7 @@ from numbers import Integral, Real
 
 import numpy as np
 import torch
+import zuko
 from sklearn.base import BaseEstimator, DensityMixin, _fit_context
 from sklearn.utils import check_random_state
 from sklearn.utils._param_validation import HasMethods, Interval, StrOptions
@@ -36,6 +37,8 @@ _MLE_BASE_LR_FACTOR = 3
 # guide).
 _AUTO_FOURIER_SCALE = 3.0
 _AUTO_FOURIER_MAX_FEATURES = 2
+# validation_fraction="auto" with an explicit base.
+_AUTO_VALIDATION_FRACTION = 0.1
 # gradient_penalty="auto" of the image energy: the reference implementation's for images.
 _IMAGE_GRADIENT_PENALTY = 1.0
 # Parameters that shape training; everything else (temperature, sampling, scoring) is
@@ -221,13 +224,19 @@ class GEBMEstimator(DensityMixin, BaseEstimator):
     standardize : bool, default=True
         Standardize the features internally; samples and densities come back in the
         input's units (the log-density includes the Jacobian of the scaling).
-    validation_fraction : float or None, default=0.1
-        Fraction of the data held out to monitor a validation loss (negative held-out
-        log-likelihood with an explicit base; with a generator, the MMD² between the
-        held-out rows and base samples weighted by ``exp(-E)``) for early stopping; ``None`` trains on everything for ``max_iter`` iterations.
-        On by default because a flow overfits small tabular data within tens of
-        steps; the untrained model (the data's Gaussian fit for a built-in explicit
-        base) is the first candidate, so stopping never ends below it on validation.
+    validation_fraction : float, "auto" or None, default="auto"
+        Fraction of the data held out to monitor a validation loss for early
+        stopping; ``None`` trains on everything for ``max_iter`` iterations. With an
+        explicit base the loss is the negative held-out log-likelihood, and the
+        untrained model (the data's Gaussian fit for a built-in base) is the first
+        candidate, so stopping never ends below it on validation; with a generator,
+        the MMD² between the held-out rows and base samples weighted by ``exp(-E)``.
+        ``"auto"`` is 0.1 for an explicit base, which a flow needs since it overfits
+        small tabular data within tens of steps, and ``None`` for a generator, which
+        trains with its energy as in a GAN, for a fixed number of iterations as in the
+        paper: their held-out scores swing before they settle, and stopping on them
+        kept worse samples (MMD² to held-out data 0.0109 against 0.0032 on digits,
+        0.32e-3 against 0.10e-3 on eight Gaussians).
     n_iter_no_change : int, default=40
         Epochs of 25 iterations (1,000 iterations by default) without validation
         improvement before stopping; the best weights are restored. Validating often
@@ -353,7 +362,9 @@ class GEBMEstimator(DensityMixin, BaseEstimator):
         "mcmc_step_size": [Interval(Real, 0, None, closed="neither")],
         "n_partition_samples": [Interval(Integral, 1, None, closed="left")],
         "standardize": ["boolean"],
-        "validation_fraction": [Interval(Real, 0, 1, closed="neither"), None],
+        "validation_fraction": [
+            Interval(Real, 0, 1, closed="neither"), StrOptions({"auto"}), None
+        ],
         "n_iter_no_change": [Interval(Integral, 1, None, closed="left")],
         "precision": [StrOptions({"auto", "float32", "bfloat16"})],
         "device": [str, torch.device],
@@ -400,7 +411,7 @@ class GEBMEstimator(DensityMixin, BaseEstimator):
         mcmc_step_size=0.05,
         n_partition_samples=65536,
         standardize=True,
-        validation_fraction=0.1,
+        validation_fraction="auto",
         n_iter_no_change=40,
         precision="auto",
         device="auto",
@@ -884,10 +895,10 @@ def _train_network(X, *, settings, seed, device, verbose):
     An interrupted training raises :class:`_TrainingInterrupted`, so that
     ``joblib.Memory`` does not cache it.
     """
-    X_valid = None
-    if settings["validation_fraction"] is not None:
+    X_valid, fraction = None, _validation_fraction(settings)
+    if fraction is not None:
         permutation = np.random.RandomState(seed).permutation(len(X))
-        n_valid = max(1, int(round(settings["validation_fraction"] * len(X))))
+        n_valid = max(1, int(round(fraction * len(X))))
         if n_valid >= len(X):
             raise ValueError("validation_fraction leaves no training data.")
         X_valid, X = X[permutation[:n_valid]], X[permutation[n_valid:]]
@@ -927,6 +938,19 @@ def _base_learning_rate(settings, objective):
         factor = _MLE_BASE_LR_FACTOR if objective.base_loss_kind == "mle" else 1
         return factor * settings["learning_rate"]
     return settings["learning_rate"] if rate is None else rate
+
+
+def _validation_fraction(settings):
+    """The held-out fraction: ``"auto"`` is 0.1 for an explicit base, None for a generator."""
+    fraction = settings["validation_fraction"]
+    if fraction != "auto":
+        return fraction
+    base = settings["base"]
+    if isinstance(base, str):
+        explicit = base in ("flow", "gaussian")
+    else:
+        explicit = isinstance(base, zuko.flows.Flow) or getattr(base, "has_density", False)
+    return _AUTO_VALIDATION_FRACTION if explicit else None
 
 
 def _autocast_dtype(precision, settings, on_gpu):

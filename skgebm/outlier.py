@@ -201,7 +201,7 @@ class GEBMOutlierDetector(OutlierMixin, GEBMEstimator):
         mcmc_step_size=0.05,
         n_partition_samples=16384,
         standardize=True,
-        validation_fraction=0.1,
+        validation_fraction="auto",
         n_iter_no_change=40,
         precision="auto",
         device="auto",

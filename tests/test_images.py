@@ -179,6 +179,19 @@ def test_bfloat16_training_and_sampling(fast_params):
     assert not np.array_equal(exact.sample(20, random_state=0), samples)
 
 
+@pytest.mark.parametrize(
+    "base, held_out", [("flow", True), ("gaussian", True), ("generator", False)]
+)
+def test_auto_validation_holds_out_data_for_an_explicit_base_only(fast_params, base, held_out):
+    X = np.random.RandomState(0).normal(size=(100, 2))
+    est = GEBMEstimator(**{**fast_params, "base": base}, random_state=0).fit(X)
+    assert ("valid_loss" in est.net_.history[-1]) is held_out
+    explicit = GEBMEstimator(
+        **{**fast_params, "base": base, "validation_fraction": 0.2}, random_state=0
+    ).fit(X)
+    assert "valid_loss" in explicit.net_.history[-1]
+
+
 def test_partial_fit_runs_max_iter_as_set_between_calls(fast_params):
     X = np.random.RandomState(0).normal(size=(100, 2))
     params = {**fast_params, "validation_fraction": None}
