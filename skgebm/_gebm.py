@@ -870,7 +870,7 @@ def _build_network(n_features, *, settings, seed, device, verbose, valid_data=No
         n_burst_steps=s["n_burst_steps"],
         burst_every=s["burst_every"],
         ema_decay=s["ema_decay"],
-        autocast_dtype=_autocast_dtype(s["precision"], s, on_gpu),
+        autocast_dtype=_autocast_dtype(s, on_gpu),
         optimizer=torch.optim.Adam,
         lr=s["learning_rate"],
         optimizer_base__lr=_base_learning_rate(s, objective),
@@ -953,11 +953,12 @@ def _validation_fraction(settings):
     return _AUTO_VALIDATION_FRACTION if explicit else None
 
 
-def _autocast_dtype(precision, settings, on_gpu):
+def _autocast_dtype(settings, on_gpu):
     """The networks' autocast dtype, ``precision="auto"`` resolved; None is float32.
 
     ``"auto"`` is bfloat16 for the convolutional networks on a GPU that supports it.
     """
+    precision = settings["precision"]
     if precision == "auto":
         convolutional = _is_named(settings["base"], "dcgan") or _is_named(
             settings["energy"], "sngan"
