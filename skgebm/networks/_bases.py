@@ -10,7 +10,7 @@ import math
 import torch
 from torch import nn
 
-__all__ = ["FlowBase", "GaussianBase", "GeneratorBase", "full_precision"]
+__all__ = ["FlowBase", "GaussianBase", "GeneratorBase"]
 
 
 def full_precision(x):
@@ -156,8 +156,8 @@ class GaussianBase(nn.Module):
             A scalar.
         """
         with full_precision(x):
-            L = self.scale_tril()
-            z = torch.linalg.solve_triangular(L, (x - self.loc).T, upper=False).T
+            tril = self.scale_tril()
+            z = torch.linalg.solve_triangular(tril, (x - self.loc).T, upper=False).T
             return z, -self.log_diagonal.sum()
 
     def log_prob(self, x):

@@ -15,7 +15,7 @@ from ._fourier import FourierFeatures
 from ._init import reset_parameters
 from ._mlp import mlp
 
-__all__ = ["DCGAN_LATENT_DIM", "FLOWS", "build_base", "build_energy", "check_image_shape"]
+__all__ = ["FLOWS", "build_base", "build_energy"]
 
 #: Flow families a ``base="flow"`` can use, by name.
 FLOWS = {"nsf": zuko.flows.NSF, "maf": zuko.flows.MAF, "realnvp": zuko.flows.RealNVP}

@@ -4,10 +4,9 @@ import math
 
 import torch
 
-__all__ = ["gradient_penalty", "logmeanexp", "model_score", "weighted_mmd2"]
+from ..metrics import median_heuristic
 
-#: Rows of the held-out sample whose pairwise distances give the median bandwidth.
-_MEDIAN_POINTS = 1000
+__all__ = ["gradient_penalty", "logmeanexp", "model_score", "weighted_mmd2"]
 
 
 def logmeanexp(values):
@@ -93,9 +92,9 @@ def weighted_mmd2(x, log_weights, y):
     A GEBM :math:`Q \propto \exp(-E) B` is its base samples weighted by
     :math:`\exp(-E)` (self-normalized importance weights), so its discrepancy to
     held-out data needs no MCMC: with ``log_weights = -E(x)`` this is the MMD² of the
-    model, with equal weights that of the base. The bandwidth is the median distance
-    between rows of ``y`` (at most 1,000 of them), the same for every ``x`` compared
-    with the same ``y``. The ``y``-``y`` term leaves out self-pairs (unbiased); the
+    model, with equal weights that of the base. The bandwidth is
+    :func:`~skgebm.metrics.median_heuristic` of ``y``, the same for every ``x``
+    compared with the same ``y``. The ``y``-``y`` term leaves out self-pairs (unbiased); the
     weighted ``x``-``x`` term keeps them, which adds about :math:`\sum_i w_i^2`,
     the inverse effective sample size of the weights: an energy that leaves few
     effective samples is charged for it.
@@ -115,16 +114,10 @@ def weighted_mmd2(x, log_weights, y):
         A scalar; 0 on average when ``y`` is a sample of the weighted distribution,
         up to the weights' term.
     """
-    rows = torch.linspace(0, len(y) - 1, min(len(y), _MEDIAN_POINTS), device=y.device)
-    distances = torch.pdist(y[rows.long().unique()])
-    distances = distances[distances > 0]
-    if len(distances):  # numpy's median, the mean of the middle two (torch's is the lower)
-        bandwidth = torch.quantile(distances, 0.5)
-    else:
-        bandwidth = torch.ones((), dtype=y.dtype, device=y.device)
+    bandwidth = median_heuristic(y.detach().cpu().numpy()) if len(y) > 1 else 1.0
 
     def kernel(a, b):
-        return torch.exp(-torch.cdist(a, b).square() / (2 * bandwidth.square()))
+        return torch.exp(-torch.cdist(a, b).square() / (2 * bandwidth**2))
 
     weights = torch.softmax(log_weights.reshape(-1), dim=0)
     m = len(y)
