@@ -825,7 +825,9 @@ def _build_network(n_features, *, settings, seed, device, verbose, valid_data=No
     validation split and its early-stopping callback.
     """
     s = settings
-    generator = torch.Generator(device=device).manual_seed(seed)
+    # the networks are built and drawn on the CPU, then moved: torch draws a CPU
+    # tensor only from a CPU generator, and the start is then the same on every device
+    generator = torch.Generator().manual_seed(seed)
     on_gpu = torch.device(device).type == "cuda"
     layout = torch.channels_last if on_gpu else torch.contiguous_format
     base = build_base(

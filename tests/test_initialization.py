@@ -6,6 +6,7 @@ import torch
 from scipy.stats import multivariate_normal
 
 from skgebm import GEBMEstimator, GEBMOutlierDetector
+from skgebm._gebm import _build_network
 from skgebm._training import ITERATIONS_PER_EPOCH, GEBMNet
 from skgebm.networks import build_base, build_energy
 
@@ -150,3 +151,27 @@ def test_partial_fit_does_not_stop_early(correlated):
     assert "valid_loss" in est.net_.history[-1]
     est.partial_fit(correlated)
     assert est.n_iter_ == 200 and "valid_loss" not in est.net_.history[-1]
+
+
+@pytest.mark.parametrize(
+    "params, n_features",
+    [({"base": "flow", "energy_fourier_scale": 1.0}, 2), ({"base": "gaussian"}, 2),
+     ({"base": "generator"}, 2),
+     ({"base": "dcgan", "energy": "sngan", "image_shape": (1, 8, 8)}, 64)],
+)
+def test_networks_are_drawn_on_the_cpu_then_moved_to_the_device(params, n_features):
+    # torch draws a CPU tensor only from a CPU generator: drawing a GPU fit's freshly
+    # built (CPU) networks from a CUDA generator failed. The meta device stands in for
+    # CUDA here; it has no generator at all.
+    estimator = GEBMEstimator(**params)
+    estimator._start_at_data_fit = True
+    settings = estimator._training_settings()
+    on_cpu = _build_network(n_features, settings=settings, seed=0, device="cpu", verbose=0)
+    on_meta = _build_network(n_features, settings=settings, seed=0, device="meta", verbose=0)
+    for part in ("module_", "base_", "criterion_"):
+        cpu_state = getattr(on_cpu, part).state_dict()
+        meta_state = getattr(on_meta, part).state_dict()
+        assert cpu_state.keys() == meta_state.keys()
+        for name, tensor in meta_state.items():
+            assert tensor.device.type == "meta", (part, name)
+            assert tensor.shape == cpu_state[name].shape
