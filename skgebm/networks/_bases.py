@@ -177,10 +177,16 @@ class GaussianBase(nn.Module):
 
     @torch.no_grad()
     def initialize_from_data(self, x, ridge=1e-3):
-        """Set the mean and covariance to ``x``'s (maximum likelihood, plus a ridge).
+        """Set the mean and covariance to ``x``'s Gaussian fit.
 
-        The ridge keeps the Cholesky factor finite for collinear or constant features
-        (on standardized data, a variance floor of ``ridge``).
+        The covariance ``S`` is shrunk towards a multiple of the identity,
+        ``(1 - a) S + a (tr S / d) I``, by the least amount ``a`` of
+        :data:`SHRINKAGES` whose five-fold cross-validated log-likelihood is not clearly
+        below the best one's: none when the rows are plenty for the dimension, more as
+        they become few, where ``S`` is nearly singular and held-out rows would fall
+        thousands of nats below its density. A ridge keeps the
+        Cholesky factor finite for collinear or constant features (on standardized data,
+        a variance floor of ``ridge``).
 
         Parameters
         ----------
@@ -190,10 +196,57 @@ class GaussianBase(nn.Module):
             Added to the covariance's diagonal.
         """
         x = x.double()
-        centered = x - x.mean(0)
-        covariance = centered.T @ centered / len(x)
-        covariance += ridge * torch.eye(self.latent_dim, dtype=x.dtype, device=x.device)
-        tril = torch.linalg.cholesky(covariance)
+        shrinkage = _cross_validated_shrinkage(x, ridge)
+        tril = torch.linalg.cholesky(_shrunk(_covariance(x), shrinkage, ridge))
         self.loc.copy_(x.mean(0))
         self.off_diagonal.copy_(torch.tril(tril, -1))
         self.log_diagonal.copy_(torch.diagonal(tril).log())
+
+
+#: Shrinkages of the covariance that :meth:`GaussianBase.initialize_from_data` chooses
+#: from (0: the maximum-likelihood fit; 1: a multiple of the identity).
+SHRINKAGES = (0.0, 0.003, 0.01, 0.03, 0.1, 0.2, 0.4, 0.7, 1.0)
+
+_N_FOLDS = 5
+
+#: Held-out nats per row below which a deficit to the best shrinkage is ignored.
+_TOLERANCE = 0.01
+
+
+def _covariance(x):
+    centered = x - x.mean(0)
+    return centered.T @ centered / len(x)
+
+
+def _shrunk(covariance, shrinkage, ridge):
+    identity = torch.eye(len(covariance), dtype=covariance.dtype, device=covariance.device)
+    target = covariance.diagonal().mean() * identity
+    return (1 - shrinkage) * covariance + shrinkage * target + ridge * identity
+
+
+def _cross_validated_shrinkage(x, ridge):
+    """The least shrinkage of :data:`SHRINKAGES` that is not clearly worse than the best.
+
+    Every row is held out once (row ``i`` in fold ``i % k``, ``k`` = 5 or the number of
+    rows if fewer). A shrinkage is clearly worse when its held-out log-likelihood is
+    below the best one's by more than two standard errors of the per-row differences
+    and by more than :data:`_TOLERANCE`: a few extreme rows then cannot buy a shrinkage
+    (``breast_cancer``), nor can gains of a thousandth of a nat (the 2-D toys).
+    """
+    n_folds = min(_N_FOLDS, len(x))
+    if n_folds < 2:
+        return 0.0
+    fold = torch.arange(len(x), device=x.device) % n_folds
+    held_out = torch.empty(len(SHRINKAGES), len(x), dtype=x.dtype, device=x.device)
+    for k in range(n_folds):
+        rows = fold == k
+        train = x[~rows]
+        covariance = _covariance(train)
+        for i, shrinkage in enumerate(SHRINKAGES):
+            tril = torch.linalg.cholesky(_shrunk(covariance, shrinkage, ridge))
+            normal = torch.distributions.MultivariateNormal(train.mean(0), scale_tril=tril)
+            held_out[i, rows] = normal.log_prob(x[rows])
+    deficits = held_out[held_out.mean(1).argmax()] - held_out
+    standard_errors = deficits.std(1) / math.sqrt(len(x))
+    tolerated = deficits.mean(1) <= torch.clamp(2 * standard_errors, min=_TOLERANCE)
+    return SHRINKAGES[int(torch.nonzero(tolerated)[0])]
