@@ -152,8 +152,8 @@ class GEBMOutlierDetector(OutlierMixin, GEBMEstimator):
     # The networks keep their random start, not the data's Gaussian fit (affine map,
     # identity flow, zero energy): on the ODDS sets, with up to 274 features for 271
     # training rows, the fitted covariance is near singular, and the 3-seed mean
-    # ROC-AUC over the 12 sets was 0.795 with that start, 0.829 without; with the
-    # covariance shrunk by cross-validation, 0.803 (random start 0.837).
+    # ROC-AUC over the 12 sets was 0.795 with that start, 0.829 without. With the
+    # covariance shrunk by cross-validation it is still worse: 0.803 against 0.837.
     _start_at_data_fit = False
 
     _parameter_constraints = {

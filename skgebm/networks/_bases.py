@@ -184,9 +184,9 @@ class GaussianBase(nn.Module):
         :data:`SHRINKAGES` whose five-fold cross-validated log-likelihood is not clearly
         below the best one's: none when the rows are plenty for the dimension, more as
         they become few, where ``S`` is nearly singular and held-out rows would fall
-        thousands of nats below its density. A ridge keeps the
-        Cholesky factor finite for collinear or constant features (on standardized data,
-        a variance floor of ``ridge``).
+        thousands of nats below its density. A ridge keeps the Cholesky factor finite
+        for collinear or constant features (on standardized data, a variance floor of
+        ``ridge``).
 
         Parameters
         ----------
