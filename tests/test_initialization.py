@@ -5,6 +5,7 @@ import pytest
 import torch
 from scipy.stats import multivariate_normal
 from sklearn.covariance import ShrunkCovariance
+from sklearn.mixture import GaussianMixture
 
 from skgebm import GEBMEstimator, GEBMOutlierDetector
 from skgebm._gebm import _build_network
@@ -213,3 +214,28 @@ def test_a_few_extreme_rows_do_not_buy_a_shrinkage():
     expected = _gaussian_fit_log_density(X, X, np.full(2, 1e-3))
     with torch.no_grad():
         np.testing.assert_allclose(module.log_prob(torch.as_tensor(X)).numpy(), expected, rtol=1e-6)
+
+
+def test_an_exact_linear_relation_lowers_the_variance_floor():
+    # a column that is the sum of two others: held-out rows keep the relation, so the
+    # start takes GaussianMixture's floor (1e-6), not the default 1e-3, which would cost
+    # 0.5 log(1e-3 / 1e-6) = 3.5 nats per row
+    rng = np.random.RandomState(0)
+    u, u_test = rng.normal(size=(300, 2)), rng.normal(size=(1000, 2))
+    X, X_test = np.c_[u, u.sum(1)], np.c_[u_test, u_test.sum(1)]
+    module = build_base("gaussian", 3, generator=torch.Generator()).double()
+    module.initialize_from_data(torch.as_tensor(X))
+    with torch.no_grad():
+        held_out = module.log_prob(torch.as_tensor(X_test)).mean().item()
+    expected = _gaussian_fit_log_density(X, X_test, np.full(3, 1e-6)).mean()
+    assert held_out == pytest.approx(expected, abs=1e-6)
+    assert held_out > _gaussian_fit_log_density(X, X_test, np.full(3, 1e-3)).mean() + 3
+
+
+def test_an_exact_linear_relation_scores_like_scikit_learns_gaussian_fit():
+    rng = np.random.RandomState(0)
+    u, u_test = rng.normal(size=(300, 2)), rng.normal(size=(1000, 2))
+    X, X_test = np.c_[u, u.sum(1)], np.c_[u_test, u_test.sum(1)]
+    gebm = GEBMEstimator(max_iter=50, random_state=0, device="cpu").fit(X)
+    gaussian = GaussianMixture(random_state=0).fit(X)
+    assert gebm.score(X_test) > gaussian.score(X_test) - 0.5

@@ -176,27 +176,28 @@ class GaussianBase(nn.Module):
         return -0.5 * z.square().sum(-1) + log_det - 0.5 * self.latent_dim * math.log(2 * math.pi)
 
     @torch.no_grad()
-    def initialize_from_data(self, x, ridge=1e-3):
+    def initialize_from_data(self, x):
         """Set the mean and covariance to ``x``'s Gaussian fit.
 
         The covariance ``S`` is shrunk towards a multiple of the identity,
-        ``(1 - a) S + a (tr S / d) I``, by the least amount ``a`` of
-        :data:`SHRINKAGES` whose five-fold cross-validated log-likelihood is not clearly
-        below the best one's: none when the rows are plenty for the dimension, more as
-        they become few, where ``S`` is nearly singular and held-out rows would fall
-        thousands of nats below its density. A ridge keeps the Cholesky factor finite
-        for collinear or constant features (on standardized data, a variance floor of
-        ``ridge``).
+        ``(1 - a) S + a (tr S / d) I``, plus a ridge ``r`` on its diagonal (on
+        standardized data, a variance floor), with ``(a, r)`` the first of
+        :data:`START_CANDIDATES` whose five-fold cross-validated log-likelihood is not
+        clearly below the best one's. No shrinkage when the rows are plenty for the
+        dimension, more as they become few, where ``S`` is nearly singular and
+        held-out rows would fall thousands of nats below its density. The floor is
+        ``1e-3``, which keeps the float32 whitening of training well conditioned,
+        unless held-out rows show the data really are thinner: exact linear relations
+        between features (one-hot columns, a column that is the sum of others, a
+        constant one) then get scikit-learn's ``GaussianMixture`` floor, ``1e-6``.
 
         Parameters
         ----------
         x : torch.Tensor of shape (n_samples, n_features)
             Training data.
-        ridge : float, default=1e-3
-            Added to the covariance's diagonal.
         """
         x = x.double()
-        shrinkage = _cross_validated_shrinkage(x, ridge)
+        shrinkage, ridge = _cross_validated_start(x)
         tril = torch.linalg.cholesky(_shrunk(_covariance(x), shrinkage, ridge))
         self.loc.copy_(x.mean(0))
         self.off_diagonal.copy_(torch.tril(tril, -1))
@@ -206,6 +207,13 @@ class GaussianBase(nn.Module):
 #: Shrinkages of the covariance that :meth:`GaussianBase.initialize_from_data` chooses
 #: from (0: the maximum-likelihood fit; 1: a multiple of the identity).
 SHRINKAGES = (0.0, 0.003, 0.01, 0.03, 0.1, 0.2, 0.4, 0.7, 1.0)
+
+#: Ridges (variance floors) it chooses from, the default first.
+RIDGES = (1e-3, 1e-6)
+
+#: ``(shrinkage, ridge)`` pairs in order of preference: the least shrinkage, then the
+#: largest ridge.
+START_CANDIDATES = tuple((a, r) for a in SHRINKAGES for r in RIDGES)
 
 _N_FOLDS = 5
 
@@ -224,29 +232,29 @@ def _shrunk(covariance, shrinkage, ridge):
     return (1 - shrinkage) * covariance + shrinkage * target + ridge * identity
 
 
-def _cross_validated_shrinkage(x, ridge):
-    """The least shrinkage of :data:`SHRINKAGES` that is not clearly worse than the best.
+def _cross_validated_start(x):
+    """The first of :data:`START_CANDIDATES` that is not clearly worse than the best.
 
     Every row is held out once (row ``i`` in fold ``i % k``, ``k`` = 5 or the number of
-    rows if fewer). A shrinkage is clearly worse when its held-out log-likelihood is
+    rows if fewer). A candidate is clearly worse when its held-out log-likelihood is
     below the best one's by more than two standard errors of the per-row differences
     and by more than :data:`_TOLERANCE`: a few extreme rows then cannot buy a shrinkage
     (``breast_cancer``), nor can gains of a thousandth of a nat (the 2-D toys).
     """
     n_folds = min(_N_FOLDS, len(x))
     if n_folds < 2:
-        return 0.0
+        return START_CANDIDATES[0]
     fold = torch.arange(len(x), device=x.device) % n_folds
-    held_out = torch.empty(len(SHRINKAGES), len(x), dtype=x.dtype, device=x.device)
+    held_out = torch.empty(len(START_CANDIDATES), len(x), dtype=x.dtype, device=x.device)
     for k in range(n_folds):
         rows = fold == k
         train = x[~rows]
         covariance = _covariance(train)
-        for i, shrinkage in enumerate(SHRINKAGES):
+        for i, (shrinkage, ridge) in enumerate(START_CANDIDATES):
             tril = torch.linalg.cholesky(_shrunk(covariance, shrinkage, ridge))
             normal = torch.distributions.MultivariateNormal(train.mean(0), scale_tril=tril)
             held_out[i, rows] = normal.log_prob(x[rows])
     deficits = held_out[held_out.mean(1).argmax()] - held_out
     standard_errors = deficits.std(1) / math.sqrt(len(x))
     tolerated = deficits.mean(1) <= torch.clamp(2 * standard_errors, min=_TOLERANCE)
-    return SHRINKAGES[int(torch.nonzero(tolerated)[0])]
+    return START_CANDIDATES[int(torch.nonzero(tolerated)[0])]
