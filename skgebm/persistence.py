@@ -117,12 +117,15 @@ def load(path, *, device=None):
     estimator = _CLASSES[state["estimator"]](**params)
     for name, value in json.loads(state["attributes"]).items():
         setattr(estimator, name, _decode(value))
+    base_state = state["tensors"]["base_"]
     net = _build_network(
         estimator.n_features_in_,
         settings=estimator._training_settings(),
         seed=0,  # the weights are overwritten below
         device=str(_resolve_device(params["device"])),
         verbose=params["verbose"],
+        # a base started at a Gaussian mixture has its components' weights
+        n_components=len(base_state["logits"]) if "logits" in base_state else 1,
     )
     for part, tensors in state["tensors"].items():
         _load_state(getattr(net, part), tensors)

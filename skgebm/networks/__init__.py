@@ -6,6 +6,7 @@ from ._conv import ImageView, dcgan_generator, sngan_energy
 from ._energy import Energy
 from ._fourier import FourierFeatures
 from ._init import reset_parameters
+from ._mixture import MixtureFlowBase, select_mixture
 from ._mlp import mlp
 
 __all__ = [
@@ -15,10 +16,12 @@ __all__ = [
     "GaussianBase",
     "GeneratorBase",
     "ImageView",
+    "MixtureFlowBase",
     "build_base",
     "build_energy",
     "dcgan_generator",
     "mlp",
     "reset_parameters",
+    "select_mixture",
     "sngan_energy",
 ]

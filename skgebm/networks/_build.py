@@ -13,6 +13,7 @@ from ._conv import dcgan_generator, sngan_energy
 from ._energy import Energy
 from ._fourier import FourierFeatures
 from ._init import reset_parameters
+from ._mixture import MixtureFlowBase
 from ._mlp import mlp
 
 __all__ = ["FLOWS", "build_base", "build_energy"]
@@ -35,6 +36,7 @@ def build_base(
     neutral_start=True,
     image_shape=None,
     channels_last=False,
+    n_components=1,
     generator,
 ):
     """Build the base distribution named by ``base``.
@@ -72,12 +74,16 @@ def build_base(
         ``(C, H, W)`` of the images of ``base="dcgan"``, whose product is ``n_features``.
     channels_last : bool, default=False
         Channels-last activations of ``base="dcgan"`` (faster convolutions on a GPU).
+    n_components : int, default=1
+        With more than one, ``base="flow"`` is a :class:`MixtureFlowBase`: its flow,
+        started at the identity, over a Gaussian mixture of this many components
+        (``initialize_from_mixture`` makes it a fitted mixture) instead of the affine map.
     generator : torch.Generator
         Source of the initial weights of built-in networks.
 
     Returns
     -------
-    base : FlowBase or GeneratorBase
+    base : FlowBase, GaussianBase, MixtureFlowBase or GeneratorBase
     """
     if isinstance(base, (FlowBase, GaussianBase, GeneratorBase)):
         return copy.deepcopy(base)
@@ -103,9 +109,11 @@ def build_base(
             options["passes"] = 2
         with torch.random.fork_rng(devices=[]):
             flow = reset_parameters(FLOWS[flow](n_features, **options), generator)
-        if neutral_start:
+        if neutral_start or n_components > 1:
             for transform in flow.transform.transforms:
                 _zero_last_linear(transform)
+        if n_components > 1:
+            return MixtureFlowBase(flow, n_features, n_components)
         return FlowBase(flow, n_features, affine=neutral_start)
     if base == "gaussian":
         return GaussianBase(n_features)

@@ -1,0 +1,159 @@
+"""A flow over a Gaussian mixture: the start of a base for clustered data.
+
+A flow pushed forward from one Gaussian must stretch it across every gap between
+clusters: on data made of separated clusters (blobs, the values of a binary column) it
+overfits the stretch and stays short of a Gaussian mixture, by 0.5 nats per row on five
+blobs in 10 dimensions and by 4 on ``load_diabetes``. :class:`MixtureFlowBase` starts
+at the data's mixture fit instead, its flow at the identity, and learns what the
+mixture misses; :func:`select_mixture` picks the fit on held-out rows.
+"""
+
+import math
+import warnings
+
+import numpy as np
+import torch
+from sklearn.exceptions import ConvergenceWarning
+from sklearn.mixture import GaussianMixture
+from torch import nn
+
+from ._bases import _TOLERANCE, full_precision
+
+__all__ = ["MixtureFlowBase", "select_mixture"]
+
+#: Numbers of components :func:`select_mixture` tries (as the density benchmark's
+#: cross-validated ``GaussianMixture``).
+N_COMPONENTS = (2, 4, 8, 16, 32, 64)
+
+#: Variance floors it tries (as :data:`~skgebm.networks._bases.RIDGES`): the smaller
+#: one lets components sit on exact relations and on the values of binary columns.
+REG_COVARS = (1e-3, 1e-6)
+
+
+class MixtureFlowBase(nn.Module):
+    """Explicit base ``x = T^{-1}(y)``, ``y`` from a Gaussian mixture, ``T`` a zuko flow.
+
+    The latent has one coordinate more than the data: ``z[:, 0]`` picks the component
+    (the one whose interval of cumulative weights holds ``Phi(z[:, 0])``) and
+    ``y = loc_k + L_k z[:, 1:]``. The component is piecewise constant in the latent,
+    so latent MCMC moves between components through its Metropolis test (MALA, HMC)
+    and not through gradients. With its flow at the identity, the base is the mixture.
+
+    Parameters
+    ----------
+    flow : zuko.flows.Flow
+        An unconditional flow on ``n_features`` features (data to latent).
+    n_features : int
+        Dimension of the data.
+    n_components : int
+        Components of the mixture.
+    """
+
+    has_density = True
+
+    def __init__(self, flow, n_features, n_components):
+        super().__init__()
+        self.flow = flow
+        self.n_components = int(n_components)
+        self.latent_dim = int(n_features) + 1
+        self.logits = nn.Parameter(torch.zeros(n_components))
+        self.loc = nn.Parameter(torch.zeros(n_components, n_features))
+        self.off_diagonal = nn.Parameter(torch.zeros(n_components, n_features, n_features))
+        self.log_diagonal = nn.Parameter(torch.zeros(n_components, n_features))
+
+    def scale_tril(self):
+        """The components' Cholesky factors ``L_k``, shape ``(n_components, d, d)``."""
+        return torch.tril(self.off_diagonal, -1) + torch.diag_embed(self.log_diagonal.exp())
+
+    def forward(self, z):
+        with full_precision(z):
+            cumulative = torch.softmax(self.logits, 0).cumsum(0)
+            component = torch.bucketize(torch.special.ndtr(z[:, 0]), cumulative)
+            component = component.clamp(max=self.n_components - 1)  # rounding of the last
+            y = self.loc[component] + (self.scale_tril()[component] @ z[:, 1:, None])[..., 0]
+            return self.flow().transform.inv(y)
+
+    def log_prob(self, x):
+        """Exact log-density of the base at ``x``.
+
+        Parameters
+        ----------
+        x : torch.Tensor of shape (n_samples, n_features)
+            Points in data space.
+
+        Returns
+        -------
+        log_prob : torch.Tensor of shape (n_samples,)
+        """
+        with full_precision(x):
+            y, log_det = self.flow().transform.call_and_ladj(x)
+            centered = (y - self.loc[:, None, :]).transpose(1, 2)  # (k, d, n)
+            u = torch.linalg.solve_triangular(self.scale_tril(), centered, upper=False)
+            log_normal = (
+                -0.5 * u.square().sum(1)
+                - self.log_diagonal.sum(1, keepdim=True)
+                - 0.5 * x.shape[1] * math.log(2 * math.pi)
+            )
+            log_weights = torch.log_softmax(self.logits, 0)[:, None]
+            return torch.logsumexp(log_normal + log_weights, 0) + log_det
+
+    @torch.no_grad()
+    def initialize_from_mixture(self, mixture):
+        """Set the mixture to a fitted scikit-learn ``GaussianMixture`` (full covariances).
+
+        Parameters
+        ----------
+        mixture : sklearn.mixture.GaussianMixture
+            Fitted with ``n_components`` components and ``covariance_type="full"``.
+        """
+        tril = np.linalg.cholesky(mixture.covariances_)
+        for name, value in (
+            ("logits", np.log(mixture.weights_)),
+            ("loc", mixture.means_),
+            ("off_diagonal", np.tril(tril, -1)),
+            ("log_diagonal", np.log(np.diagonal(tril, axis1=1, axis2=2))),
+        ):
+            parameter = getattr(self, name)
+            parameter.copy_(torch.as_tensor(value, dtype=parameter.dtype))
+
+
+def select_mixture(X, X_valid, random_state):
+    """The Gaussian mixture of ``X`` that scores best on ``X_valid``, or None.
+
+    Tries :data:`N_COMPONENTS` (at most one component per ``d + 1`` rows, so that each
+    has rows to estimate its covariance) and :data:`REG_COVARS`. None unless the best
+    mixture is clearly better than one Gaussian on the held-out rows, by the rule of the
+    Gaussian start (more than two standard errors of the per-row differences and more
+    than 0.01 nats per row): a second training costs as much as the first.
+
+    Parameters
+    ----------
+    X, X_valid : ndarray of shape (n_samples, n_features)
+        Training and held-out rows.
+    random_state : int
+        Seed of the mixtures' k-means starts.
+
+    Returns
+    -------
+    mixture : sklearn.mixture.GaussianMixture or None
+    """
+    n_rows, n_features = X.shape
+    candidates = [k for k in N_COMPONENTS if k * (n_features + 1) <= n_rows]
+    if not candidates:
+        return None
+    X, X_valid = np.asarray(X, dtype=np.float64), np.asarray(X_valid, dtype=np.float64)
+    best = {}  # the best fit of one component, and of several, with its held-out scores
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", ConvergenceWarning)
+        for n_components in (1, *candidates):
+            for reg_covar in REG_COVARS:
+                mixture = GaussianMixture(
+                    n_components, reg_covar=reg_covar, random_state=random_state
+                ).fit(X)
+                scores = mixture.score_samples(X_valid)
+                key = n_components > 1
+                if key not in best or scores.mean() > best[key][1].mean():
+                    best[key] = (mixture, scores)
+    gains = best[True][1] - best[False][1]
+    standard_error = gains.std() / math.sqrt(len(gains))
+    return best[True][0] if gains.mean() > max(2 * standard_error, _TOLERANCE) else None

@@ -1,0 +1,113 @@
+"""The flow over a Gaussian mixture, and the second start it gives clustered data."""
+
+import numpy as np
+import pytest
+import torch
+from sklearn.datasets import make_blobs
+from sklearn.mixture import GaussianMixture
+
+from skgebm import GEBMEstimator
+from skgebm.networks import MixtureFlowBase, build_base, select_mixture
+from skgebm.persistence import load, save
+
+
+def _blobs(n_samples, random_state=0):
+    X, _ = make_blobs(
+        n_samples, n_features=3, centers=[[-6, 0, 0], [0, 6, 0], [6, 0, 6]],
+        cluster_std=0.5, random_state=random_state,
+    )
+    return X
+
+
+def _mixture_base(mixture, n_features, seed=0):
+    base = build_base(
+        "flow", n_features, n_components=mixture.n_components,
+        generator=torch.Generator().manual_seed(seed),
+    ).double()
+    base.initialize_from_mixture(mixture)
+    return base
+
+
+def _perturb(module, seed, scale=0.3):
+    generator = torch.Generator().manual_seed(seed)
+    with torch.no_grad():
+        for parameter in module.flow.parameters():
+            parameter.add_(scale * torch.randn(parameter.shape, generator=generator))
+
+
+def test_the_base_starts_as_the_mixture():
+    X = _blobs(300)
+    mixture = GaussianMixture(3, random_state=0).fit(X)
+    base = _mixture_base(mixture, 3)
+    assert isinstance(base, MixtureFlowBase) and base.latent_dim == 4
+    with torch.no_grad():
+        log_prob = base.log_prob(torch.as_tensor(X)).numpy()
+    np.testing.assert_allclose(log_prob, mixture.score_samples(X), rtol=1e-9)
+
+
+def test_samples_follow_the_weights_and_components():
+    X = _blobs(300)
+    mixture = GaussianMixture(3, random_state=0).fit(X)
+    base = _mixture_base(mixture, 3)
+    z = torch.randn(40_000, 4, generator=torch.Generator().manual_seed(1), dtype=torch.float64)
+    with torch.no_grad():
+        samples = base(z).numpy()
+    labels = mixture.predict(samples)
+    np.testing.assert_allclose(np.bincount(labels) / len(labels), mixture.weights_, atol=0.01)
+    for k in range(3):
+        np.testing.assert_allclose(samples[labels == k].mean(0), mixture.means_[k], atol=0.02)
+
+
+def test_a_trained_flow_keeps_the_density_normalized_and_its_samples():
+    # one feature: the density integrates to one on a grid, and the samples' mean and
+    # variance are the density's, once the flow is far from the identity
+    X = np.r_[np.random.RandomState(0).normal(-2, 0.5, 200), np.random.RandomState(1).normal(1, 1, 300)]
+    mixture = GaussianMixture(2, random_state=0).fit(X[:, None])
+    base = _mixture_base(mixture, 1)
+    _perturb(base, seed=0)
+    grid = torch.linspace(-12, 12, 200_001, dtype=torch.float64)[:, None]
+    with torch.no_grad():
+        density = base.log_prob(grid).exp().numpy()
+        samples = base(torch.randn(200_000, 2, generator=torch.Generator().manual_seed(2),
+                                   dtype=torch.float64)).numpy()[:, 0]
+    step = float(grid[1] - grid[0])
+    x = grid.numpy()[:, 0]
+    assert density.sum() * step == pytest.approx(1.0, abs=1e-4)
+    mean = (x * density).sum() * step
+    variance = ((x - mean) ** 2 * density).sum() * step
+    assert samples.mean() == pytest.approx(mean, abs=0.02)
+    assert samples.var() == pytest.approx(variance, rel=0.02)
+
+
+def test_select_mixture_finds_clusters_and_leaves_one_gaussian_alone():
+    X = _blobs(600)
+    mixture = select_mixture(X[:500], X[500:], random_state=0)
+    assert mixture is not None and mixture.n_components >= 3
+    for seed in range(3):
+        gaussian = np.random.RandomState(seed).normal(size=(2000, 3)) @ [[1, 0.5, 0], [0, 1, 0], [0, 0, 2]]
+        assert select_mixture(gaussian[:1500], gaussian[1500:], random_state=0) is None
+
+
+def test_clustered_data_start_from_the_mixture_and_score_like_it():
+    X, X_test = _blobs(1500, random_state=0), _blobs(2000, random_state=1)
+    est = GEBMEstimator(max_iter=100, random_state=0, device="cpu").fit(X)
+    assert est.n_base_components_ >= 3
+    mixture = GaussianMixture(3, random_state=0).fit(X)
+    # without held-out rows to choose, the start is one Gaussian, short in as many steps
+    gaussian_start = GEBMEstimator(max_iter=100, random_state=0, device="cpu",
+                                   validation_fraction=None).fit(X)
+    assert gaussian_start.n_base_components_ == 1
+    assert est.score(X_test) > mixture.score(X_test) - 0.05
+    assert est.score(X_test) > gaussian_start.score(X_test) + 0.2
+    assert np.isfinite(est.sample(100, random_state=0)).all()
+
+
+def test_a_mixture_base_saves_and_loads(tmp_path):
+    X = _blobs(600)
+    est = GEBMEstimator(max_iter=50, random_state=0, device="cpu").fit(X)
+    assert est.n_base_components_ > 1
+    save(est, tmp_path / "model.pt")
+    loaded = load(tmp_path / "model.pt")
+    assert loaded.n_base_components_ == est.n_base_components_
+    np.testing.assert_array_equal(loaded.score_samples(X), est.score_samples(X))
+    np.testing.assert_array_equal(loaded.sample(20, random_state=1), est.sample(20, random_state=1))
