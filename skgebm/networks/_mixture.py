@@ -172,7 +172,8 @@ def select_mixture(X, X_valid, random_state):
 
 
 def _clearly_better(scores, other, n_standard_errors, tolerance=0.0):
-    """Whether ``scores`` beat ``other`` row by row by more than ``n_standard_errors``."""
+    """Whether the mean of ``scores - other`` (per held-out row) exceeds both
+    ``n_standard_errors`` standard errors of it and ``tolerance``."""
     gains = scores - other
     standard_error = gains.std() / math.sqrt(len(gains))
     return bool(gains.mean() > max(n_standard_errors * standard_error, tolerance))
