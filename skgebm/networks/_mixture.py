@@ -163,12 +163,12 @@ def select_mixture(X, X_valid, random_state):
                 ).fit(X)
                 fits.append((mixture, mixture.score_samples(X_valid)))
     best = max((scores for _, scores in fits), key=np.mean)
-    within = [fit for fit in fits if not _clearly_better(best, fit[1], n_standard_errors=1)]
+    within = [fit for fit in fits if not _clearly_better(best, fit[1], 1)]
     mixture, scores = min(within, key=lambda fit: (fit[0].n_components, -fit[1].mean()))
-    single = max((s for m, s in fits if m.n_components == 1), key=np.mean)
-    if mixture.n_components == 1 or not _clearly_better(scores, single, 2, _TOLERANCE):
+    single = max((s for candidate, s in fits if candidate.n_components == 1), key=np.mean)
+    if mixture.n_components == 1:
         return None
-    return mixture
+    return mixture if _clearly_better(scores, single, 2, tolerance=_TOLERANCE) else None
 
 
 def _clearly_better(scores, other, n_standard_errors, tolerance=0.0):
