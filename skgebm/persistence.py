@@ -16,17 +16,19 @@ from sklearn.utils.validation import check_is_fitted
 
 from . import __version__
 from ._gebm import GEBMEstimator, _build_network, _resolve_device
-from .outlier import GEBMOutlierDetector
+from .outlier import GEBMOutlierDetector, _Member
 
 __all__ = ["load", "save"]
 
-_FORMAT = "skgebm-1"
+# skgebm-2: a detector holds its members, each saved as an estimator
+_FORMAT = "skgebm-2"
 _CLASSES = {cls.__name__: cls for cls in (GEBMEstimator, GEBMOutlierDetector)}
+_MEMBER_CLASSES = {**_CLASSES, _Member.__name__: _Member}
 _NETWORK_PARTS = ("module_", "base_", "criterion_", "optimizer_", "optimizer_base_")
 # the training schedule's position, so that partial_fit continues where it was
 _NET_COUNTERS = ("n_iter_", "n_base_steps_", "_since_base_step", "n_restarts_")
-# derived state, rebuilt on demand after loading
-_NOT_SAVED = {"net_", "_scoring_cache"}
+# derived state, rebuilt on demand after loading; a detector's members are saved apart
+_NOT_SAVED = {"net_", "_scoring_cache", "estimators_"}
 
 
 def save(estimator, path):
@@ -60,30 +62,7 @@ def save(estimator, path):
             f"save stores {sorted(_CLASSES)} estimators, got {type(estimator).__name__}."
         )
     check_is_fitted(estimator)
-    params = estimator.get_params(deep=False)
-    params["memory"] = None
-    for name, value in params.items():
-        if not _is_json_value(value):
-            raise TypeError(
-                f"Parameter {name!r} holds a {type(value).__name__}, which is code and "
-                "cannot be saved without pickle: use pickle or joblib.dump for custom "
-                "modules or objects."
-            )
-    attributes = {
-        name: _encode(value)
-        for name, value in vars(estimator).items()
-        if name not in _NOT_SAVED and name not in params
-    }
-    net = estimator.net_
-    state = {
-        "format": _FORMAT,
-        "skgebm_version": __version__,
-        "estimator": type(estimator).__name__,
-        "params": json.dumps(params),
-        "attributes": json.dumps(attributes),
-        "net_counters": json.dumps({name: getattr(net, name) for name in _NET_COUNTERS}),
-        "tensors": {part: _cpu(getattr(net, part).state_dict()) for part in _NETWORK_PARTS},
-    }
+    state = {"format": _FORMAT, "skgebm_version": __version__, **_state(estimator)}
     torch.save(state, path)
 
 
@@ -106,17 +85,61 @@ def load(path, *, device=None):
         ``partial_fit`` continues its training (optimizer state included).
     """
     state = torch.load(path, map_location="cpu", weights_only=True)
-    if not isinstance(state, dict) or state.get("format") != _FORMAT:
+    if not isinstance(state, dict) or not str(state.get("format")).startswith("skgebm-"):
         raise ValueError(f"{path!r} is not a model written by skgebm.persistence.save.")
+    if state["format"] != _FORMAT:
+        raise ValueError(
+            f"{path!r} is in the file format {state['format']!r} of skgebm "
+            f"{state.get('skgebm_version')}; this version reads {_FORMAT!r}."
+        )
+    return _restore(state, device)
+
+
+def _state(estimator):
+    """An estimator's parameters, fitted attributes and networks, as data."""
+    params = estimator.get_params(deep=False)
+    params["memory"] = None
+    for name, value in params.items():
+        if not _is_json_value(value):
+            raise TypeError(
+                f"Parameter {name!r} holds a {type(value).__name__}, which is code and "
+                "cannot be saved without pickle: use pickle or joblib.dump for custom "
+                "modules or objects."
+            )
+    attributes = {
+        name: _encode(value)
+        for name, value in vars(estimator).items()
+        if name not in _NOT_SAVED and name not in params
+    }
+    state = {
+        "estimator": type(estimator).__name__,
+        "params": json.dumps(params),
+        "attributes": json.dumps(attributes),
+    }
+    if hasattr(estimator, "estimators_"):
+        state["members"] = [_state(member) for member in estimator.estimators_]
+        return state
+    net = estimator.net_
+    state["net_counters"] = json.dumps({name: getattr(net, name) for name in _NET_COUNTERS})
+    state["tensors"] = {part: _cpu(getattr(net, part).state_dict()) for part in _NETWORK_PARTS}
+    return state
+
+
+def _restore(state, device):
+    """The estimator of :func:`_state`'s ``state``, its networks on ``device``."""
     params = {
         name: tuple(value) if isinstance(value, list) else value
         for name, value in json.loads(state["params"]).items()
     }
     if device is not None:
         params["device"] = device
-    estimator = _CLASSES[state["estimator"]](**params)
+    estimator = _MEMBER_CLASSES[state["estimator"]](**params)
     for name, value in json.loads(state["attributes"]).items():
         setattr(estimator, name, _decode(value))
+    if "members" in state:
+        estimator.estimators_ = [_restore(member, device) for member in state["members"]]
+        estimator.net_ = estimator.estimators_[0].net_
+        return estimator
     base_state = state["tensors"]["base_"]
     net = _build_network(
         estimator.n_features_in_,

@@ -4,6 +4,7 @@ import inspect
 
 import numpy as np
 import pytest
+import torch
 from sklearn.model_selection import GridSearchCV
 from sklearn.utils.estimator_checks import parametrize_with_checks
 
@@ -24,6 +25,8 @@ CHANGED_DEFAULTS = {
     "n_partition_samples": 16384,
 }
 
+DETECTOR_ONLY = {"contamination", "n_estimators", "n_jobs"}
+
 
 @pytest.fixture(scope="module")
 def blob():
@@ -39,7 +42,7 @@ def test_sklearn_compatible_detector(estimator, check):
 def test_signature_has_every_estimator_parameter_with_its_default():
     estimator_params = inspect.signature(GEBMEstimator).parameters
     detector_params = inspect.signature(GEBMOutlierDetector).parameters
-    assert set(detector_params) == set(estimator_params) | {"contamination"}
+    assert set(detector_params) == set(estimator_params) | DETECTOR_ONLY
     for name, parameter in estimator_params.items():
         expected = CHANGED_DEFAULTS.get(name, parameter.default)
         assert detector_params[name].default == expected, name
@@ -53,7 +56,8 @@ def test_every_setting_reaches_the_trained_model(blob):
     assert [set(p) for p in search.cv_results_["params"]] == [set(grid)] * 2
     best = search.best_estimator_
     assert best.net_.criterion_.gradient_penalty == best.gradient_penalty
-    assert set(defaults) == set(GEBMEstimator().get_params()) | {"contamination"}
+    assert set(defaults) == set(GEBMEstimator().get_params()) | DETECTOR_ONLY
+    assert all(member.gradient_penalty == 0.5 for member in best.estimators_)
 
 
 @pytest.mark.parametrize("contamination", [0.05, 0.1, 0.3])
@@ -132,3 +136,60 @@ def test_partial_fit_resets_the_threshold(blob):
     detector.partial_fit(shifted)
     scores = detector.score_samples(shifted)
     assert detector.offset_ == pytest.approx(np.percentile(scores, 10))
+
+
+def test_scores_are_the_log_density_of_the_mixture_of_the_members(blob):
+    detector = GEBMOutlierDetector(n_estimators=3, random_state=0, **FAST).fit(blob)
+    seeds = [member.random_state for member in detector.estimators_]
+    assert len(set(seeds)) == 3
+    member_scores = np.array([member.score_samples(blob) for member in detector.estimators_])
+    assert np.ptp(member_scores, axis=0).min() > 0  # different fits
+    mixture = np.log(np.mean(np.exp(member_scores), axis=0))
+    np.testing.assert_allclose(detector.score_samples(blob), mixture, rtol=1e-12)
+    # the mixture is a density: on average at least as likely as its members (Jensen)
+    assert detector.score(blob) >= member_scores.mean()
+
+
+def test_members_follow_the_settings_read_at_inference(blob):
+    detector = GEBMOutlierDetector(n_estimators=2, random_state=0, **FAST).fit(blob)
+    detector.set_params(temperature=float("inf"))
+    base_log_densities = []
+    for member in detector.estimators_:  # T = inf: the bases alone
+        x = torch.as_tensor((blob - member.location_) / member.scale_, dtype=torch.float32)
+        with torch.no_grad():
+            log_density = member.base_.log_prob(x).double().numpy()
+        base_log_densities.append(log_density - np.log(member.scale_).sum())
+    expected = np.log(np.mean(np.exp(base_log_densities), axis=0))
+    np.testing.assert_allclose(detector.score_samples(blob), expected, rtol=1e-4)
+
+
+def test_parallel_members_score_as_sequential_ones(blob):
+    params = dict(n_estimators=2, random_state=0, **FAST)
+    sequential = GEBMOutlierDetector(**params).fit(blob).score_samples(blob)
+    parallel = GEBMOutlierDetector(n_jobs=2, **params).fit(blob).score_samples(blob)
+    np.testing.assert_array_equal(parallel, sequential)
+
+
+def test_samples_come_from_every_member_in_random_order(blob):
+    detector = GEBMOutlierDetector(n_estimators=2, random_state=0, **FAST).fit(blob)
+    X = detector.sample(400, random_state=0)
+    again = detector.sample(400, random_state=0)
+    np.testing.assert_array_equal(X, again)
+    assert X.shape == (400, blob.shape[1]) and np.isfinite(X).all()
+    # each member contributes about half, and its draws match its own sampler
+    rng = np.random.RandomState(0)
+    shares = rng.multinomial(400, [0.5, 0.5])
+    first = detector.estimators_[0].sample(shares[0], rng)
+    assert 150 < shares[0] < 250
+    assert np.isin(first[:, 0], X[:, 0]).all()
+
+
+def test_warm_start_continues_every_member_and_needs_the_same_number(blob):
+    detector = GEBMOutlierDetector(n_estimators=2, warm_start=True, random_state=0, **FAST)
+    detector.fit(blob)
+    iterations = [member.n_iter_ for member in detector.estimators_]
+    detector.fit(blob)
+    assert [member.n_iter_ for member in detector.estimators_] == [2 * n for n in iterations]
+    detector.set_params(n_estimators=3)
+    with pytest.raises(ValueError, match="n_estimators changed from 2 to 3"):
+        detector.fit(blob)

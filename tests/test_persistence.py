@@ -55,13 +55,20 @@ def test_save_load_keeps_the_outlier_threshold(frame, fast_params, tmp_path):
     save(detector, tmp_path / "detector.pt")
     loaded = load(tmp_path / "detector.pt")
     assert loaded.offset_ == detector.offset_
+    assert [m.get_params() for m in loaded.estimators_] == [
+        m.get_params() for m in detector.estimators_
+    ]
+    np.testing.assert_array_equal(loaded.score_samples(frame), detector.score_samples(frame))
     np.testing.assert_array_equal(loaded.predict(frame), detector.predict(frame))
+    np.testing.assert_array_equal(
+        loaded.sample(20, random_state=1), detector.sample(20, random_state=1)
+    )
 
 
 def test_saved_file_holds_data_only(frame, fast_params, tmp_path):
     save(GEBMEstimator(random_state=0, **fast_params).fit(frame), tmp_path / "model.pt")
     state = torch.load(tmp_path / "model.pt", weights_only=True)  # refuses any code
-    assert state["format"] == "skgebm-1"
+    assert state["format"] == "skgebm-2"
 
 
 def test_save_refuses_what_needs_pickle(frame, fast_params, tmp_path):
@@ -133,3 +140,9 @@ for est in (joblib.load({str(tmp_path / "model.joblib")!r}),
 """
     env = {**os.environ, "CUDA_VISIBLE_DEVICES": ""}
     subprocess.run([sys.executable, "-c", script], check=True, env=env)
+
+
+def test_load_names_another_file_format(tmp_path):
+    torch.save({"format": "skgebm-1", "skgebm_version": "0.0.1"}, tmp_path / "old.pt")
+    with pytest.raises(ValueError, match="format 'skgebm-1' of skgebm 0.0.1.*reads 'skgebm-2'"):
+        load(tmp_path / "old.pt")
