@@ -5,7 +5,10 @@ import inspect
 import numpy as np
 import pytest
 import torch
-from sklearn.model_selection import GridSearchCV
+from sklearn.datasets import load_breast_cancer
+from sklearn.metrics import roc_auc_score
+from sklearn.model_selection import GridSearchCV, train_test_split
+from sklearn.preprocessing import StandardScaler
 from sklearn.utils.estimator_checks import parametrize_with_checks
 
 from skgebm import GEBMEstimator, GEBMOutlierDetector
@@ -193,3 +196,36 @@ def test_warm_start_continues_every_member_and_needs_the_same_number(blob):
     detector.set_params(n_estimators=3)
     with pytest.raises(ValueError, match="n_estimators changed from 2 to 3"):
         detector.fit(blob)
+
+
+@pytest.mark.slow
+def test_five_members_rank_outliers_more_steadily_than_one_fit():
+    """load_breast_cancer, benign rows with 20 malignant ones as outliers, 60/40 split.
+
+    Over random states 0-4, single fits scored ROC-AUC 0.862-0.960 (std 0.037), and
+    five-member detectors 0.871-0.919 (std 0.016); about 70 s on one thread.
+    """
+    X, y = load_breast_cancer(return_X_y=True)
+    malignant = np.random.RandomState(0).choice(np.flatnonzero(y == 0), 20, replace=False)
+    rows = np.r_[np.flatnonzero(y == 1), malignant]
+    X, is_outlier = X[rows], y[rows] == 0
+    X_train, X_test, _, y_test = train_test_split(
+        X, is_outlier, test_size=0.4, stratify=is_outlier, random_state=0
+    )
+    scaler = StandardScaler().fit(X_train)
+    X_train, X_test = scaler.transform(X_train), scaler.transform(X_test)
+
+    def roc_aucs(n_estimators):
+        return [
+            roc_auc_score(
+                y_test,
+                -GEBMOutlierDetector(n_estimators=n_estimators, random_state=seed, device="cpu")
+                .fit(X_train)
+                .score_samples(X_test),
+            )
+            for seed in range(5)
+        ]
+
+    single, mixture = roc_aucs(1), roc_aucs(5)
+    assert np.std(mixture) < 0.6 * np.std(single)
+    assert min(mixture) > 0.85
