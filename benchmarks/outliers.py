@@ -215,8 +215,9 @@ def main(argv=None):
         help="tabulate the records of these earlier runs instead of running",
     )
     args = parser.parse_args(argv)
-    if args.merge:
+    if args.merge:  # in the table's order of the data sets, whatever the files' order
         records = [record for path in args.merge for record in read_json(path)["records"]]
+        records.sort(key=lambda record: DATASETS.index(record["dataset"]))
     elif not Path(args.data_dir).is_dir():
         print(f"ODDS data not found in {args.data_dir}: nothing to run.")
         return 0
@@ -231,7 +232,9 @@ def main(argv=None):
         print(f"\n{format_text_table(header, rows)}")
     print("\n" + "\n".join(notes(records)))
     if args.json:
-        settings = {k: v for k, v in vars(args).items() if k not in ("json", "rst", "merge")}
+        # merged records were read from their own data directory, whatever --data-dir says
+        ignored = ("json", "rst", "merge") + (("data_dir",) if args.merge else ())
+        settings = {k: v for k, v in vars(args).items() if k not in ignored}
         write_json(args.json, {"settings": settings, "records": records})
     if args.rst:
         with open(args.rst, "w", encoding="utf-8") as file:
