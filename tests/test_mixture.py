@@ -10,6 +10,7 @@ from sklearn.preprocessing import StandardScaler
 
 from skgebm import GEBMEstimator
 from skgebm.networks import MixtureFlowBase, build_base, select_mixture
+from skgebm.networks._bases import clearly_better
 from skgebm.persistence import load, save
 
 
@@ -88,6 +89,21 @@ def test_select_mixture_finds_clusters_and_leaves_one_gaussian_alone():
     for seed in range(3):
         gaussian = np.random.RandomState(seed).normal(size=(2000, 3)) @ [[1, 0.5, 0], [0, 1, 0], [0, 0, 2]]
         assert select_mixture(gaussian[:1500], gaussian[1500:], random_state=0) is None
+
+
+def test_one_held_out_row_cannot_show_that_clusters_are_better():
+    X = _blobs(301)
+    assert select_mixture(X[:300], X[300:], random_state=0) is None
+
+
+def test_clearly_better_needs_two_rows_and_both_margins():
+    zeros = np.zeros(5)
+    assert not clearly_better([5.0], [0.0], 2)  # one row has no standard error
+    steady = np.array([1.0, 1.2, 0.8, 1.1, 0.9])  # mean 1, standard error 0.07
+    assert clearly_better(steady, zeros, 2)
+    assert not clearly_better(steady, zeros, 2, tolerance=1.5)
+    noisy = np.array([3.0, -2.0, 2.5, -1.5, 0.5])  # mean 0.5, standard error 1.01
+    assert clearly_better(noisy, zeros, 0.4) and not clearly_better(noisy, zeros, 1)
 
 
 def test_clustered_data_start_from_the_mixture_and_score_like_it():

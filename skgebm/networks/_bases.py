@@ -7,6 +7,7 @@ every kind. An explicit base (a Gaussian or a normalizing flow) also has an exac
 
 import math
 
+import numpy as np
 import torch
 from torch import nn
 
@@ -254,7 +255,21 @@ def _cross_validated_start(x):
             tril = torch.linalg.cholesky(_shrunk(covariance, shrinkage, ridge))
             normal = torch.distributions.MultivariateNormal(train.mean(0), scale_tril=tril)
             held_out[i, rows] = normal.log_prob(x[rows])
-    deficits = held_out[held_out.mean(1).argmax()] - held_out
-    standard_errors = deficits.std(1) / math.sqrt(len(x))
-    tolerated = deficits.mean(1) <= torch.clamp(2 * standard_errors, min=_TOLERANCE)
-    return START_CANDIDATES[int(torch.nonzero(tolerated)[0])]
+    held_out = held_out.cpu().numpy()
+    best = held_out[held_out.mean(1).argmax()]
+    for candidate, scores in zip(START_CANDIDATES, held_out):
+        if not clearly_better(best, scores, 2, tolerance=_TOLERANCE):
+            return candidate
+
+
+def clearly_better(scores, other, n_standard_errors, tolerance=0.0):
+    """Whether ``scores`` beat ``other``, both per held-out row, by a mean gain above
+    ``n_standard_errors`` standard errors of it and above ``tolerance``.
+
+    One row shows nothing: its gain has no standard error.
+    """
+    gains = np.asarray(scores, dtype=np.float64) - np.asarray(other, dtype=np.float64)
+    if len(gains) < 2:
+        return False
+    standard_error = gains.std(ddof=1) / math.sqrt(len(gains))
+    return bool(gains.mean() > max(n_standard_errors * standard_error, tolerance))

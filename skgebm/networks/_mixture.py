@@ -17,7 +17,7 @@ from sklearn.exceptions import ConvergenceWarning
 from sklearn.mixture import GaussianMixture
 from torch import nn
 
-from ._bases import _TOLERANCE, full_precision
+from ._bases import _TOLERANCE, clearly_better, full_precision
 
 __all__ = ["MixtureFlowBase", "select_mixture"]
 
@@ -135,7 +135,7 @@ def select_mixture(X, X_valid, random_state):
     unless the pick is clearly better than one Gaussian on the held-out rows, by the
     rule of the Gaussian start (more than two standard errors of the per-row
     differences and more than 0.01 nats per row): a second training costs as much as
-    the first.
+    the first. One held-out row has no standard error, so shows nothing: None.
 
     Parameters
     ----------
@@ -150,7 +150,7 @@ def select_mixture(X, X_valid, random_state):
     """
     n_rows, n_features = X.shape
     candidates = [k for k in N_COMPONENTS if k * (n_features + 1) <= n_rows]
-    if not candidates:
+    if not candidates or len(X_valid) < 2:
         return None
     X, X_valid = np.asarray(X, dtype=np.float64), np.asarray(X_valid, dtype=np.float64)
     fits = []  # (mixture, its held-out scores)
@@ -163,17 +163,10 @@ def select_mixture(X, X_valid, random_state):
                 ).fit(X)
                 fits.append((mixture, mixture.score_samples(X_valid)))
     best = max((scores for _, scores in fits), key=np.mean)
-    within = [fit for fit in fits if not _clearly_better(best, fit[1], 1)]
+    within = [fit for fit in fits if not clearly_better(best, fit[1], 1)]
     mixture, scores = min(within, key=lambda fit: (fit[0].n_components, -fit[1].mean()))
     single = max((s for candidate, s in fits if candidate.n_components == 1), key=np.mean)
     if mixture.n_components == 1:
         return None
-    return mixture if _clearly_better(scores, single, 2, tolerance=_TOLERANCE) else None
+    return mixture if clearly_better(scores, single, 2, tolerance=_TOLERANCE) else None
 
-
-def _clearly_better(scores, other, n_standard_errors, tolerance=0.0):
-    """Whether the mean of ``scores - other`` (per held-out row) exceeds both
-    ``n_standard_errors`` standard errors of it and ``tolerance``."""
-    gains = scores - other
-    standard_error = gains.std() / math.sqrt(len(gains))
-    return bool(gains.mean() > max(n_standard_errors * standard_error, tolerance))
