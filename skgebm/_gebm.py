@@ -763,8 +763,7 @@ class GEBMEstimator(DensityMixin, BaseEstimator):
             Only with ``return_diagnostics=True``.
         """
         check_is_fitted(self)
-        if not isinstance(n_samples, Integral) or n_samples < 1:
-            raise ValueError(f"n_samples must be a positive integer, got {n_samples!r}.")
+        _check_n_samples(n_samples)
         temperature = self._check_temperature()
         rng = check_random_state(self.random_state if random_state is None else random_state)
         device = self.net_.device
@@ -807,6 +806,11 @@ class GEBMEstimator(DensityMixin, BaseEstimator):
         tags.input_tags.allow_nan = False
         tags.non_deterministic = False
         return tags
+
+
+def _check_n_samples(n_samples):
+    if not isinstance(n_samples, Integral) or n_samples < 1:
+        raise ValueError(f"n_samples must be a positive integer, got {n_samples!r}.")
 
 
 def _resolve_device(device):

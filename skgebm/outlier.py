@@ -10,7 +10,7 @@ from sklearn.utils import check_random_state
 from sklearn.utils._param_validation import Interval, StrOptions
 from sklearn.utils.validation import check_is_fitted, validate_data
 
-from ._gebm import _FLOAT_DTYPES, GEBMEstimator
+from ._gebm import _FLOAT_DTYPES, GEBMEstimator, _check_n_samples
 
 __all__ = ["GEBMOutlierDetector"]
 
@@ -431,8 +431,7 @@ class GEBMOutlierDetector(OutlierMixin, GEBMEstimator):
             Only with ``return_diagnostics=True``.
         """
         check_is_fitted(self)
-        if not isinstance(n_samples, Integral) or n_samples < 1:
-            raise ValueError(f"n_samples must be a positive integer, got {n_samples!r}.")
+        _check_n_samples(n_samples)
         rng = check_random_state(self.random_state if random_state is None else random_state)
         n_members = len(self.estimators_)
         shares = rng.multinomial(n_samples, np.full(n_members, 1 / n_members))

@@ -185,6 +185,8 @@ def test_samples_come_from_every_member_in_random_order(blob):
     first = detector.estimators_[0].sample(shares[0], rng)
     assert 150 < shares[0] < 250
     assert np.isin(first[:, 0], X[:, 0]).all()
+    with pytest.raises(ValueError, match="n_samples must be a positive integer"):
+        detector.sample(0)
 
 
 def test_warm_start_continues_every_member_and_needs_the_same_number(blob):
