@@ -27,7 +27,8 @@ Methods:
   3-fold ``GridSearchCV`` on the training part;
 - ``KDE``: Gaussian ``KernelDensity``, ``bandwidth`` chosen by 3-fold ``GridSearchCV``
   on a log grid;
-- ``truth``: the exact log-density, where known (8 Gaussians, checkerboard);
+- ``truth``: the exact log-density, where known (8 Gaussians, checkerboard, rings, two
+  moons);
 - ``data``: the noise floor of the sample-quality metric.
 
 Sample quality is the unbiased MMD² between 1,000 samples of a model and the first
@@ -93,8 +94,8 @@ TOYS = {
     "checkerboard": (datasets.make_checkerboard, datasets.checkerboard_log_density),
     "two_spirals": (datasets.make_two_spirals, None),
     "pinwheel": (datasets.make_pinwheel, None),
-    "rings": (datasets.make_rings, None),
-    "two_moons": (datasets.make_two_moons, None),
+    "rings": (datasets.make_rings, datasets.rings_log_density),
+    "two_moons": (datasets.make_two_moons, datasets.two_moons_log_density),
 }
 TABULAR = {"wine": load_wine, "breast_cancer": load_breast_cancer, "digits": load_digits}
 DATASETS = (*TOYS, *TABULAR)

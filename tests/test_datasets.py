@@ -4,7 +4,7 @@ definitions."""
 
 import numpy as np
 import pytest
-from scipy import stats
+from scipy import integrate, stats
 from sklearn.datasets import make_moons
 
 from skgebm import datasets
@@ -17,6 +17,8 @@ from skgebm.datasets import (
     make_rings,
     make_two_moons,
     make_two_spirals,
+    rings_log_density,
+    two_moons_log_density,
 )
 
 GENERATORS = [
@@ -46,7 +48,7 @@ def _grid(lo, hi, n):
 # generic behaviour
 # --------------------------------------------------------------------------
 def test_all_is_complete():
-    prefixes = ("make_", "checkerboard", "eight")
+    prefixes = ("make_", "checkerboard", "eight", "rings", "two_moons")
     public = {n for n in dir(datasets) if n.startswith(prefixes)}
     assert set(datasets.__all__) == public
     for name in datasets.__all__:
@@ -134,8 +136,16 @@ def test_bad_types_raise_type_error(gen, kwargs, name):
         gen(**kwargs)
 
 
+LOG_DENSITIES = [
+    eight_gaussians_log_density,
+    checkerboard_log_density,
+    rings_log_density,
+    two_moons_log_density,
+]
+
+
 def test_log_density_validation():
-    for f in (eight_gaussians_log_density, checkerboard_log_density):
+    for f in LOG_DENSITIES:
         with pytest.raises(ValueError, match="shape"):
             f(np.zeros((5, 3)))
         with pytest.raises(ValueError, match="shape"):
@@ -144,6 +154,11 @@ def test_log_density_validation():
         eight_gaussians_log_density(np.zeros((1, 2)), std=0.0)
     with pytest.raises(ValueError, match="radius"):
         eight_gaussians_log_density(np.zeros((1, 2)), radius=-1.0)
+    for f in (rings_log_density, two_moons_log_density):  # no density without noise
+        with pytest.raises(ValueError, match="noise"):
+            f(np.zeros((1, 2)), noise=0.0)
+    with pytest.raises(ValueError, match="n_rings"):
+        rings_log_density(np.zeros((1, 2)), n_rings=0)
 
 
 def test_zero_noise_allowed():
@@ -444,3 +459,76 @@ def test_two_moons_is_ffjord_transform_of_make_moons():
     d2 = np.abs(np.linalg.norm(X0 - c2, axis=1) - 2)
     d = np.minimum(d1, d2)
     np.testing.assert_allclose(d, 0.0, atol=1e-12)
+
+
+# --------------------------------------------------------------------------
+# rings and two moons: densities of the continuous angle
+# --------------------------------------------------------------------------
+def _arc_density(x, centre, noise, angles):
+    """Gaussian density at ``x`` averaged along ``centre(t)``, t uniform on ``angles``."""
+    lo, hi = angles
+
+    def integrand(t):
+        c = centre(t)
+        sq = (x[0] - c[0]) ** 2 + (x[1] - c[1]) ** 2
+        return np.exp(-sq / (2 * noise**2)) / (2 * np.pi * noise**2) / (hi - lo)
+
+    return integrate.quad(integrand, lo, hi, epsabs=0, epsrel=1e-12, limit=400)[0]
+
+
+POINTS = [(0.75, 0.0), (1.1, 0.3), (3.0, 0.1), (-1.2, 1.5), (0.0, 0.3), (2.5, 1.0)]
+
+
+def test_rings_log_density_is_the_angle_average():
+    # adaptive quadrature of the Gaussian noise along each ring, share 1/3 each
+    radii = (1.0, 2.0, 3.0)
+    for x in POINTS:
+        density = np.mean([
+            _arc_density(x, lambda t, r=r: (r * np.cos(t), r * np.sin(t)), 0.1, (0, 2 * np.pi))
+            for r in radii
+        ])
+        np.testing.assert_allclose(
+            rings_log_density([x], n_rings=3, noise=0.1)[0], np.log(density), rtol=1e-10
+        )
+
+
+@pytest.mark.parametrize("noise", [0.1, 0.03])
+def test_two_moons_log_density_is_the_arc_average(noise):
+    outer = lambda t: (2 * np.cos(t) - 1, 2 * np.sin(t) - 0.2)  # noqa: E731
+    inner = lambda t: (1 - 2 * np.cos(t), 0.8 - 2 * np.sin(t))  # noqa: E731
+    for x in POINTS:
+        density = np.mean(
+            [_arc_density(x, moon, 2 * noise, (0, np.pi)) for moon in (outer, inner)]
+        )
+        np.testing.assert_allclose(
+            two_moons_log_density([x], noise=noise)[0], np.log(density), rtol=1e-10
+        )
+
+
+@pytest.mark.parametrize(
+    "log_density, kwargs, n_grid",
+    [
+        (rings_log_density, {}, 400),
+        (rings_log_density, {"n_rings": 2, "noise": 0.2}, 200),
+        (two_moons_log_density, {}, 200),
+    ],
+)
+def test_ring_and_moon_densities_integrate_to_one(log_density, kwargs, n_grid):
+    G, area = _grid(-4.5, 4.5, n_grid)
+    assert abs(np.exp(log_density(G, **kwargs)).sum() * area - 1.0) < 1e-3
+
+
+@pytest.mark.parametrize(
+    "make, log_density", [(make_rings, rings_log_density), (make_two_moons, two_moons_log_density)]
+)
+def test_ring_and_moon_samples_match_density(make, log_density):
+    # The mean log-density of samples estimates -H, the differential entropy computed
+    # independently by quadrature on a grid: a shifted or rescaled shape fails this.
+    n = 10000
+    logp = log_density(make(n, random_state=0))
+    G, area = _grid(-4.5, 4.5, 200)
+    logp_grid = log_density(G)
+    entropy = -(np.exp(logp_grid) * logp_grid).sum() * area
+    assert abs(logp.mean() + entropy) < 4 * logp.std(ddof=1) / np.sqrt(n)
+    # and the density is largest where the samples are
+    assert logp.mean() > log_density(make(n, random_state=0) + [0.3, 0.0]).mean() + 0.5
