@@ -4,6 +4,8 @@ definitions."""
 
 import numpy as np
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 from scipy import integrate, stats
 from sklearn.datasets import make_moons
 
@@ -532,3 +534,25 @@ def test_ring_and_moon_samples_match_density(make, log_density):
     assert abs(logp.mean() + entropy) < 4 * logp.std(ddof=1) / np.sqrt(n)
     # and the density is largest where the samples are
     assert logp.mean() > log_density(make(n, random_state=0) + [0.3, 0.0]).mean() + 0.5
+
+
+COORDINATE = st.floats(-5.0, 5.0, allow_nan=False)
+
+
+@settings(max_examples=50, deadline=None)
+@given(x=COORDINATE, y=COORDINATE, angle=st.floats(0.0, 2 * np.pi))
+def test_rings_density_is_rotation_invariant(x, y, angle):
+    c, s = np.cos(angle), np.sin(angle)
+    rotated = [[c * x - s * y, s * x + c * y]]
+    np.testing.assert_allclose(
+        rings_log_density(rotated), rings_log_density([[x, y]]), rtol=1e-9, atol=1e-9
+    )
+
+
+@settings(max_examples=50, deadline=None)
+@given(x=COORDINATE, y=COORDINATE)
+def test_two_moons_density_is_symmetric_about_the_centre(x, y):
+    # the inner moon is the outer one reflected through (0, 0.3)
+    np.testing.assert_allclose(
+        two_moons_log_density([[-x, 0.6 - y]]), two_moons_log_density([[x, y]]), rtol=1e-9
+    )
