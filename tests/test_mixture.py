@@ -8,10 +8,13 @@ from sklearn.mixture import GaussianMixture
 from sklearn.model_selection import GridSearchCV, train_test_split
 from sklearn.preprocessing import StandardScaler
 
+import skgebm._gebm as gebm_module
 from skgebm import GEBMEstimator
 from skgebm.networks import MixtureFlowBase, build_base, select_mixture
 from skgebm.networks._bases import clearly_better
 from skgebm.persistence import load, save
+
+from .conftest import FAST
 
 
 def _blobs(n_samples, random_state=0):
@@ -118,6 +121,29 @@ def test_clustered_data_start_from_the_mixture_and_score_like_it():
     assert est.score(X_test) > mixture.score(X_test) - 0.05
     assert est.score(X_test) > gaussian_start.score(X_test) + 0.2
     assert np.isfinite(est.sample(100, random_state=0)).all()
+
+
+def test_the_two_trainings_are_compared_as_score_computes_the_likelihood(monkeypatch):
+    # Early stopping's own loss estimates the partition on a few fixed base samples; the
+    # choice between the two trainings is made on the held-out log-likelihood that
+    # score() reports, and keeps the better one.
+    compared = []
+    held_out_loss = gebm_module._held_out_loss
+
+    def recording(net, X_valid, seed):
+        compared.append((net, held_out_loss(net, X_valid, seed)))
+        return compared[-1][1]
+
+    monkeypatch.setattr(gebm_module, "_held_out_loss", recording)
+    X = _blobs(600)
+    est = GEBMEstimator(random_state=0, **FAST).fit(X)
+    assert len(compared) == 2 and compared[0][0] is not compared[1][0]
+    assert est.net_ is min(compared, key=lambda pair: pair[1])[0]
+
+    est.set_params(n_partition_samples=gebm_module._HELD_OUT_PARTITION_SAMPLES)
+    standardized = (X - est.location_) / est.scale_
+    loss = held_out_loss(est.net_, standardized, seed=est._partition_seed)
+    np.testing.assert_allclose(loss, -est.score(X) - np.log(est.scale_).sum(), rtol=1e-10)
 
 
 def test_a_mixture_base_saves_and_loads(tmp_path):
