@@ -294,6 +294,7 @@ def main(argv=None):
     if args.merge:
         runs = [read_json(path) for path in args.merge]
         records = [record for run_ in runs for record in run_["records"]]
+        records.sort(key=lambda record: (DATASETS.index(record["dataset"]), record["seed"]))
         names = list(dict.fromkeys(record["dataset"] for record in records))
         seeds = sorted({record["seed"] for record in records})
         total = sum(run_.get("total_time_s", 0.0) for run_ in runs)
