@@ -914,8 +914,8 @@ def _train_network(X, *, settings, seed, device, verbose):
     (:func:`~skgebm.networks.select_mixture`): from the data's Gaussian fit, and from
     that mixture (:class:`~skgebm.networks.MixtureFlowBase`); the network with the
     higher held-out log-likelihood (:func:`_held_out_loss`) is kept. An interrupted
-    training raises
-    :class:`_TrainingInterrupted`, so that ``joblib.Memory`` does not cache it.
+    training raises :class:`_TrainingInterrupted`, so that ``joblib.Memory`` does not
+    cache it.
     """
     X_valid, fraction = None, _validation_fraction(settings)
     if fraction is not None:
@@ -965,10 +965,13 @@ def _held_out_loss(net, X_valid, seed):
     over the mixture's 1.919 (test log-likelihood -1.922 against -1.897).
     """
     energy, base, base_energies = _scoring_networks(net, _HELD_OUT_PARTITION_SAMPLES, seed)
-    x = torch.as_tensor(X_valid, dtype=torch.float64, device=net.device)
+    total = 0.0
     with torch.no_grad():
-        log_density = base.log_prob(x) - energy(x) - logmeanexp(-base_energies)
-    return -float(log_density.mean())
+        for start in range(0, len(X_valid), _CHUNK):  # bounded memory for any number of rows
+            x = torch.as_tensor(X_valid[start : start + _CHUNK], dtype=torch.float64)
+            x = x.to(net.device)
+            total += float((base.log_prob(x) - energy(x)).sum())
+    return -(total / len(X_valid) - float(logmeanexp(-base_energies)))
 
 
 def _mixture_start(X, X_valid, settings, seed):
