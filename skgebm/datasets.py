@@ -444,6 +444,10 @@ def make_rings(n_samples=1000, *, n_rings=4, noise=0.08, random_state=None):
     X : ndarray of shape (n_samples, 2)
         The samples, float64, shuffled.
 
+    See Also
+    --------
+    rings_log_density : Exact log-density of this distribution.
+
     References
     ----------
     .. [1] Grathwohl et al., "FFJORD: Free-form Continuous Dynamics for
@@ -549,6 +553,7 @@ def make_two_moons(n_samples=1000, *, noise=0.1, random_state=None):
     See Also
     --------
     sklearn.datasets.make_moons : The underlying generator.
+    two_moons_log_density : Log-density of this distribution.
 
     References
     ----------
