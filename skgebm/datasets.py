@@ -417,6 +417,11 @@ def make_pinwheel(n_samples=1000, *, n_arms=5, random_state=None):
 # --------------------------------------------------------------------------
 # rings
 # --------------------------------------------------------------------------
+def _ring_radii(n_rings):
+    """Radii ``3 k / n_rings``, ``k = 1, ..., n_rings``, of the rings."""
+    return 3.0 * np.arange(1, n_rings + 1) / n_rings
+
+
 def make_rings(n_samples=1000, *, n_rings=4, noise=0.08, random_state=None):
     """Sample the concentric-rings distribution.
 
@@ -466,9 +471,8 @@ def make_rings(n_samples=1000, *, n_rings=4, noise=0.08, random_state=None):
     rng = check_random_state(random_state)
 
     parts = []
-    for k, count in enumerate(_balanced_counts(n_samples, n_rings), start=1):
+    for radius, count in zip(_ring_radii(n_rings), _balanced_counts(n_samples, n_rings)):
         theta = np.linspace(0.0, 2.0 * np.pi, count, endpoint=False)
-        radius = 3.0 * k / n_rings
         parts.append(radius * np.column_stack([np.cos(theta), np.sin(theta)]))
     X = np.concatenate(parts)[rng.permutation(n_samples)]
     if noise > 0:
@@ -518,7 +522,7 @@ def rings_log_density(X, *, n_rings=4, noise=0.08):
     check_scalar(n_rings, "n_rings", numbers.Integral, min_val=1)
     noise = _check_positive(noise, "noise")
     rho = np.linalg.norm(X, axis=1)[:, None]
-    radii = 3.0 * np.arange(1, n_rings + 1) / n_rings
+    radii = _ring_radii(n_rings)
     log_rings = -0.5 * ((rho - radii) / noise) ** 2 + np.log(i0e(rho * radii / noise**2))
     return logsumexp(log_rings, axis=1) - np.log(n_rings) - np.log(2.0 * np.pi * noise**2)
 
@@ -526,6 +530,11 @@ def rings_log_density(X, *, n_rings=4, noise=0.08):
 # --------------------------------------------------------------------------
 # two moons
 # --------------------------------------------------------------------------
+# FFJORD's map of scikit-learn's moons to the returned coordinates: x -> scale x + offset.
+_MOONS_SCALE = 2.0
+_MOONS_OFFSET = np.array([-1.0, -0.2])
+
+
 def make_two_moons(n_samples=1000, *, noise=0.1, random_state=None):
     """Sample the two-moons distribution.
 
@@ -572,7 +581,7 @@ def make_two_moons(n_samples=1000, *, noise=0.1, random_state=None):
     rng = check_random_state(random_state)
 
     X, _ = _make_moons(n_samples=n_samples, shuffle=True, noise=noise, random_state=rng)
-    return 2.0 * X.astype(np.float64) + np.array([-1.0, -0.2])
+    return _MOONS_SCALE * X.astype(np.float64) + _MOONS_OFFSET
 
 
 #: Gauss-Legendre rule of each panel of the arcs' quadrature in two_moons_log_density.
@@ -627,11 +636,11 @@ def two_moons_log_density(X, *, noise=0.1):
     angles = (edges[:-1, None] + half_width * (1 + _MOON_NODES)).ravel()
     log_weights = np.log(half_width * _MOON_WEIGHTS).ravel() - np.log(np.pi)
     cos, sin = np.cos(angles), np.sin(angles)
-    outer = np.column_stack([2 * cos - 1, 2 * sin - 0.2])
-    inner = np.column_stack([1 - 2 * cos, 0.8 - 2 * sin])
-    centers = np.concatenate([outer, inner])
+    # scikit-learn's moons: the upper unit half circle, and the lower one shifted by (1, 0.5)
+    moons = np.concatenate([np.column_stack([cos, sin]), np.column_stack([1 - cos, 0.5 - sin])])
+    centers = _MOONS_SCALE * moons + _MOONS_OFFSET
     log_weights = np.concatenate([log_weights, log_weights]) - np.log(2.0)
-    std = 2.0 * noise
+    std = _MOONS_SCALE * noise
     log_density = np.empty(len(X))
     for start in range(0, len(X), _MOON_CHUNK):
         rows = X[start : start + _MOON_CHUNK]
