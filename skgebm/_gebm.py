@@ -617,12 +617,13 @@ class GEBMEstimator(DensityMixin, BaseEstimator):
         """The scale of the energy's Fourier features; None for an energy without them."""
         return _fourier_scale(self.energy_)
 
-    def _check_temperature(self):
-        if not (isinstance(self.temperature, Real) and self.temperature > 0):
-            raise ValueError(
-                f"temperature must be a positive number or inf, got {self.temperature!r}."
-            )
-        return float(self.temperature)
+    def _check_temperature(self, temperature=None):
+        """``temperature`` (default: the parameter) as a float, checked: set after
+        fitting, it is not validated by ``fit``."""
+        temperature = self.temperature if temperature is None else temperature
+        if not (isinstance(temperature, Real) and temperature > 0):
+            raise ValueError(f"temperature must be a positive number or inf, got {temperature!r}.")
+        return float(temperature)
 
     def _eval_mode(self):
         self.net_._set_training(False)
@@ -637,11 +638,14 @@ class GEBMEstimator(DensityMixin, BaseEstimator):
         per fit, so the scores do not depend on the device; every temperature's
         partition function is a logsumexp over their energies.
         """
-        if getattr(self, "_scoring_cache", None) is None:
-            self._scoring_cache = _scoring_networks(
-                self.net_, self.n_partition_samples, self._partition_seed
-            )
-        return self._scoring_cache
+        n_samples = self.n_partition_samples  # an inference setting: may change after fit
+        if not (isinstance(n_samples, Integral) and n_samples >= 1):
+            raise ValueError(f"n_partition_samples must be an int >= 1, got {n_samples!r}.")
+        cache = getattr(self, "_scoring_cache", None)
+        if cache is None or cache[0] != n_samples:
+            networks = _scoring_networks(self.net_, n_samples, self._partition_seed)
+            self._scoring_cache = (n_samples, networks)
+        return self._scoring_cache[1]
 
     def log_partition(self, temperature=None):
         r"""Monte-Carlo estimate of :math:`\log Z_T = \log E_B[\exp(-E(x)/T)]`.
@@ -660,7 +664,7 @@ class GEBMEstimator(DensityMixin, BaseEstimator):
             Zero for :math:`T = \infty`.
         """
         check_is_fitted(self)
-        temperature = self._check_temperature() if temperature is None else temperature
+        temperature = self._check_temperature(temperature)
         if math.isinf(temperature):
             return 0.0
         _, _, base_energies = self._scoring_state()

@@ -544,7 +544,8 @@ class GEBMNet(NeuralNet):
                 f"Training diverged at iteration {self.n_iter_} ({bad}) and "
                 f"{self.n_restarts_} restart(s) with halved learning rates did not "
                 "help. Likely causes: a learning_rate too high for this data, a "
-                "gradient_penalty too small to keep the energy Lipschitz, or "
+                "gradient_penalty too small to keep the energy Lipschitz, a "
+                "cd_step_size too large for the energy (objective='cd'), or "
                 "unscaled inputs (standardize=False) with large values."
             )
         self._restore(self._good_state)

@@ -77,6 +77,25 @@ def test_log_partition_is_a_logmeanexp_over_base_energies(fitted):
     assert fitted.log_partition(1.0) == fitted.log_partition(1.0)
 
 
+def test_n_partition_samples_is_read_at_inference(fitted):
+    # an inference setting: changed after scoring, it changes the estimate as if it
+    # had been set before (the cache of base energies is rebuilt)
+    estimator = pickle.loads(pickle.dumps(fitted))
+    full = estimator.log_partition()
+    few = estimator.set_params(n_partition_samples=16).log_partition()
+    fresh = pickle.loads(pickle.dumps(fitted)).set_params(n_partition_samples=16)
+    assert few == fresh.log_partition() and few != full
+    assert estimator.set_params(n_partition_samples=2**15).log_partition() == full
+    with pytest.raises(ValueError, match="n_partition_samples"):
+        estimator.set_params(n_partition_samples=0).log_partition()
+
+
+@pytest.mark.parametrize("temperature", [0.0, -1.0, -math.inf, math.nan, "1"])
+def test_log_partition_checks_its_temperature(fitted, temperature):
+    with pytest.raises(ValueError, match="temperature"):
+        fitted.log_partition(temperature)
+
+
 def test_samples_without_mcmc_are_base_samples(fitted):
     estimator = pickle.loads(pickle.dumps(fitted))
     plain = estimator.set_params(n_mcmc_steps=0, temperature=1.0).sample(50, random_state=3)
@@ -301,6 +320,25 @@ def test_divergence_is_recovered_from(moons, fast_params, calls, n_restarts):
         est.fit(moons)
     assert est.net_.n_restarts_ == n_restarts
     assert np.all(np.isfinite(est.score_samples(moons)))
+
+
+def test_contrastive_divergence_recovers_from_a_diverged_step(moons, fast_params):
+    # the chains' sampler refuses a non-finite start: a NaN energy must still reach the
+    # trainer's recovery (restore, halve, warn), not end the fit with the sampler's error
+    params = {**fast_params, "max_iter": 300, "objective": "cd", "n_cd_steps": 3}
+    est = GEBMEstimator(energy=_Exploding(500, 510), random_state=0, **params)
+    with pytest.warns(RuntimeWarning, match="diverged"):
+        est.fit(moons)
+    assert est.net_.n_restarts_ >= 1 and np.all(np.isfinite(est.score_samples(moons)))
+
+
+def test_contrastive_divergence_reports_a_step_size_that_diverges(moons, fast_params):
+    params = {**fast_params, "base": "gaussian", "max_iter": 200, "objective": "cd"}
+    params.update(cd_step_size=50.0, validation_fraction=None)
+    est = GEBMEstimator(random_state=0, **params)
+    with pytest.warns(RuntimeWarning, match="chains ended at a non-finite"):
+        with pytest.raises(TrainingDivergedError, match="cd_step_size"):
+            est.fit(moons)
 
 
 def _assert_same_state(state, expected):

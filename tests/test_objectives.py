@@ -148,11 +148,51 @@ def test_contrastive_divergence_replay_buffer():
     before = cd.chains.clone()
     cd.negative_samples(energy, base, 10, generator(1))
     changed = (cd.chains != before).any(-1)
-    assert 0 < changed.sum() <= 10  # only the chains drawn from the buffer moved
+    assert changed.sum() == 10  # the chains drawn, each once, and only they moved
     # with a flat energy the chains target the base, N(0, I): persistent chains stay there
     for seed in range(30):
         cd.negative_samples(energy, base, 50, generator(seed))
     assert abs(cd.chains.var().item() - 1.0) < 0.35
+
+
+def test_contrastive_divergence_restarts_chains_that_ran_off():
+    base, energy = GaussianBase(2), QuadraticEnergy(0.0)
+    cd = ContrastiveDivergence(n_steps=3, reinit_prob=0.0, buffer_size=50)
+    cd.negative_samples(energy, base, 50, generator(0))
+    cd.chains[:5] = math.inf
+    x = cd.negative_samples(energy, base, 50, generator(1))
+    assert torch.isfinite(x).all() and torch.isfinite(cd.chains).all()
+
+
+def test_contrastive_divergence_negatives_are_nan_when_the_energy_is():
+    # a NaN loss is what sends the trainer to its last finite state
+    base, energy = GaussianBase(2), QuadraticEnergy(math.nan)
+    cd = ContrastiveDivergence(n_steps=3, buffer_size=50)
+    assert torch.isnan(cd.negative_samples(energy, base, 20, generator(0))).all()
+
+
+class _BatchNormBase(torch.nn.Module):
+    """A Gaussian base through batch normalization, as in the DCGAN generator."""
+
+    latent_dim = 2
+
+    def __init__(self):
+        super().__init__()
+        self.norm = torch.nn.BatchNorm1d(2)
+
+    def forward(self, z):
+        return self.norm(z)
+
+
+def test_contrastive_divergence_chains_run_in_evaluation_mode():
+    # in training mode batch statistics would couple the chains and the running
+    # statistics would learn the chains' latents instead of N(0, I)
+    base, energy = _BatchNormBase(), QuadraticEnergy(1.0)
+    cd = ContrastiveDivergence(n_steps=5, buffer_size=50)
+    cd.negative_samples(energy, base, 20, generator(0))
+    assert base.training and energy.training
+    assert base.norm.num_batches_tracked == 0
+    assert torch.equal(base.norm.running_mean, torch.zeros(2))
 
 
 def test_contrastive_divergence_loss_pushes_data_energy_down():

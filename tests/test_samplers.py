@@ -614,6 +614,27 @@ def test_non_finite_proposals_are_rejected(sampler_name):
     assert 0 < diag.acceptance_rate < 1
 
 
+@pytest.mark.parametrize("name", ["ula", "kinetic"])
+def test_unadjusted_chains_that_diverge_are_counted_and_reported(name):
+    # on N(0, I) a step of 3 overshoots geometrically: never silent overflow or NaN
+    z0 = torch.randn(50, 2, generator=generator(0))
+    with pytest.warns(RuntimeWarning, match="50 of 50 chains ended at a non-finite"):
+        _, diag = make_sampler(name, step_size=3.0, n_steps=100).sample(
+            standard_normal_log_prob, z0, generator=generator(1)
+        )
+    assert diag.n_diverged == 50
+
+
+@pytest.mark.parametrize("name", ["ula", "kinetic", "mala", "hmc"])
+def test_stable_chains_report_no_divergence(name, recwarn):
+    z0 = torch.randn(50, 2, generator=generator(0))
+    step_size = 3.0 if name in ("mala", "hmc") else 0.1  # rejection keeps them finite
+    _, diag = make_sampler(name, step_size=step_size, n_steps=100).sample(
+        standard_normal_log_prob, z0, generator=generator(1)
+    )
+    assert diag.n_diverged == 0 and not recwarn.list
+
+
 def test_accept_reject_keeps_cached_values_consistent():
     current = _State(torch.zeros(4, 2), torch.zeros(4), torch.zeros(4, 2))
     proposal = _State(
@@ -787,6 +808,21 @@ def test_rhat_separates_mixed_from_stuck_chains():
     assert np.all(split_rhat(drifting) > 1.1)
     # Stuck chains also carry little information about the mean.
     assert np.all(effective_sample_size(stuck) < 100)
+    # Chains that agree in location but not in spread: only the tail (folded) R-hat
+    # of the distances to the median sees them.
+    spread = draws * np.array([1, 1, 1, 1, 1, 1, 1, 3])[:, None, None]
+    assert np.all(split_rhat(spread) > 1.05)
+
+
+def test_rhat_flags_a_diverging_unadjusted_chain():
+    # ULA with step 3 on N(0, 1) oscillates with growing amplitude about the mode:
+    # the halves of each chain agree in location, not in spread
+    # (in float64 the states, about 1e30, stay finite: nothing else flags them)
+    z0 = torch.randn(64, 1, generator=generator(0), dtype=torch.float64)
+    _, diag = ULA(step_size=3.0, n_steps=100, n_warmup=50).sample(
+        standard_normal_log_prob, z0, generator=generator(1)
+    )
+    assert diag.n_diverged == 0 and np.all(diag.rhat > 1.1)
 
 
 def test_diagnostics_edge_cases():

@@ -1,5 +1,8 @@
 """Contrastive divergence with persistent latent Langevin chains and a replay buffer."""
 
+import math
+from contextlib import contextmanager
+
 import torch
 
 from ..samplers import ULA
@@ -81,29 +84,41 @@ class ContrastiveDivergence(EnergyObjective):
         Returns
         -------
         x_negative : torch.Tensor
-            ``G(z)`` at the advanced chains, without a graph.
+            ``G(z)`` at the advanced chains, without a graph; all NaN when the
+            energy is NaN or a chain diverged, so that the step's loss is.
         """
         device = self.log_partition.device
         if self.chains is None:
             self.chains = torch.randn(
-                self.buffer_size, base.latent_dim, generator=generator, device=device
+                max(self.buffer_size, n_samples), base.latent_dim, generator=generator,
+                device=device,
             )
-        index = torch.randint(
-            len(self.chains), (n_samples,), generator=generator, device=device
-        )
+        # without replacement: a chain drawn twice would be written back twice, and
+        # which write is kept is unspecified on a GPU
+        index = torch.randperm(len(self.chains), generator=generator, device=device)
+        index = index[:n_samples]
         z = self.chains[index]
         restart = torch.rand(n_samples, generator=generator, device=device) < self.reinit_prob
+        restart |= ~torch.isfinite(z).all(dim=1)  # a chain that ran off starts afresh
         fresh = torch.randn(z.shape, generator=generator, device=device)
         z = torch.where(restart[:, None], fresh, z)
 
         def log_prob(z):
             return -0.5 * z.square().sum(-1) - energy(base(z))
 
-        sampler = ULA(step_size=self.step_size, n_steps=self.n_steps, trace_chains=0)
-        z, _ = sampler.sample(log_prob, z, generator=generator)
-        self.chains[index] = z
-        with torch.no_grad():
-            return base(z)
+        with _evaluation(energy, base):
+            with torch.no_grad():
+                diverged = not torch.isfinite(log_prob(z)).all()  # a NaN energy
+            if not diverged:
+                sampler = ULA(step_size=self.step_size, n_steps=self.n_steps, trace_chains=0)
+                z, diagnostics = sampler.sample(log_prob, z, generator=generator)
+                self.chains[index] = z
+                diverged = diagnostics.n_diverged > 0  # a step overshot
+            with torch.no_grad():
+                x_negative = base(z)
+        # a clamped energy can be finite even there: the loss is made NaN, so that the
+        # trainer restores its last finite state (or reports the divergence)
+        return torch.full_like(x_negative, math.nan) if diverged else x_negative
 
     def energy_loss(self, energy, base, x_data, x_base, generator):
         """The energy gap between data and fresh negatives from :meth:`negative_samples`,
@@ -124,3 +139,22 @@ class ContrastiveDivergence(EnergyObjective):
             + self.penalty(energy, x_data, x_negative, generator)
         )
         return loss, gap.detach()
+
+
+@contextmanager
+def _evaluation(*modules):
+    """The modules in evaluation mode while the chains run, then back.
+
+    In training mode batch normalization would couple the chains through their batch
+    statistics (a chain's target would depend on the others) and update its running
+    statistics with latents that are not N(0, I); spectral normalization would run
+    its power iteration at every step.
+    """
+    modes = [module.training for module in modules]
+    for module in modules:
+        module.eval()
+    try:
+        yield
+    finally:
+        for module, mode in zip(modules, modes):
+            module.train(mode)

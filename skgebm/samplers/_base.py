@@ -1,6 +1,7 @@
 """Shared sampling loop: validation, warm-up, step-size adaptation and tracing."""
 
 import math
+import warnings
 from abc import ABCMeta, abstractmethod
 import numbers
 from dataclasses import dataclass
@@ -13,6 +14,23 @@ from sklearn.base import BaseEstimator
 from ._diagnostics import effective_sample_size, split_rhat
 
 __all__ = ["BaseSampler", "SamplerDiagnostics"]
+
+
+def _count_diverged(state, step_size):
+    """Chains that ended non-finite (an unadjusted step overshot), with a warning:
+    never silent NaN."""
+    diverged = ~(torch.isfinite(state.z).all(dim=1) & torch.isfinite(state.log_p))
+    n_diverged = int(diverged.sum())
+    if n_diverged:
+        warnings.warn(
+            f"{n_diverged} of {len(diverged)} chains ended at a non-finite state or "
+            f"log-density: either step_size={step_size.item():.3g} is too large for "
+            "this target (lower it, or use a Metropolis-adjusted sampler, MALA or HMC, "
+            "which rejects such moves), or the target itself returned NaN.",
+            RuntimeWarning,
+            stacklevel=3,
+        )
+    return n_diverged
 
 
 @dataclass
@@ -36,6 +54,8 @@ class SamplerDiagnostics:
         None when nothing is traced or fewer than 4 draws are kept.
     rhat : ndarray of shape (d,) or None
         :func:`split_rhat` of the same trace.
+    n_diverged : int
+        Chains whose final state or log-density is not finite (with a warning).
 
     Examples
     --------
@@ -52,6 +72,7 @@ class SamplerDiagnostics:
     n_warmup: int
     ess: np.ndarray | None = None
     rhat: np.ndarray | None = None
+    n_diverged: int = 0
 
 
 class _State(NamedTuple):
@@ -218,6 +239,7 @@ class BaseSampler(BaseEstimator, metaclass=ABCMeta):
             if trace is not None:
                 trace.append(state.z)
 
+        n_diverged = _count_diverged(state, step_size)
         ess, rhat = trace.diagnostics() if trace is not None else (None, None)
         diagnostics = SamplerDiagnostics(
             acceptance_rate=torch.stack(accept_probs).mean().item() if accept_probs else None,
@@ -226,6 +248,7 @@ class BaseSampler(BaseEstimator, metaclass=ABCMeta):
             n_warmup=n_warmup,
             ess=ess,
             rhat=rhat,
+            n_diverged=n_diverged,
         )
         return state.z, diagnostics
 

@@ -1,6 +1,8 @@
 """Multi-chain convergence diagnostics: split R-hat and effective sample size."""
 
 import numpy as np
+from scipy.special import ndtri
+from scipy.stats import rankdata
 
 __all__ = ["effective_sample_size", "split_rhat"]
 
@@ -25,13 +27,36 @@ def _variances(chains):
     return within, (n - 1) / n * within + between
 
 
+def _rank_normalized(chains):
+    """Normal scores of the pooled ranks, per coordinate (Vehtari et al., 2021).
+
+    Ranks make R-hat defined, and sensitive, for heavy tails and diverging chains,
+    where variances are dominated by a few draws or overflow.
+    """
+    pooled = chains.reshape(-1, chains.shape[2])
+    ranks = rankdata(pooled, axis=0)  # NaN draws give NaN ranks: R-hat NaN
+    scores = ndtri((ranks - 3 / 8) / (len(pooled) + 1 / 4))
+    return scores.reshape(chains.shape)
+
+
+def _rhat(chains):
+    with np.errstate(all="ignore"):  # constant coordinates give NaN
+        within, var_plus = _variances(_rank_normalized(chains))
+        return np.sqrt(var_plus / within)
+
+
 def split_rhat(trace):
-    """Split potential scale reduction factor R-hat, per dimension.
+    """Rank-normalized split R-hat, per dimension: the larger of bulk and tail R-hat.
 
     Compares the variance pooled across chains with the variance within chains,
     after splitting each chain in two halves so that a chain still drifting also
-    counts as disagreeing with itself (Gelman et al., BDA3, section 11.4). Values
-    close to 1 indicate mixed chains; above 1.01-1.1 signals a lack of convergence.
+    counts as disagreeing with itself (Gelman et al., BDA3, section 11.4). As in
+    Stan (Vehtari et al., 2021), the draws are replaced by the normal scores of
+    their ranks (bulk), and of the ranks of their distance to the median (tail, or
+    folded): the tail R-hat catches chains that agree in location but not in
+    spread, such as a diverging unadjusted chain that oscillates about the mode.
+    Values close to 1 indicate mixed chains; above 1.01-1.1 signals a lack of
+    convergence.
 
     Parameters
     ----------
@@ -41,7 +66,7 @@ def split_rhat(trace):
     Returns
     -------
     rhat : ndarray of shape (d,)
-        NaN for a coordinate that is constant within every chain.
+        NaN for a coordinate that is constant within every chain, or has a NaN draw.
 
     Examples
     --------
@@ -53,11 +78,13 @@ def split_rhat(trace):
     >>> stuck = mixed + np.arange(4)[:, None, None]  # chains at different locations
     >>> bool(np.all(split_rhat(stuck) > 1.1))
     True
+    >>> spread = mixed * np.array([1, 1, 1, 3])[:, None, None]  # one chain too wide
+    >>> bool(np.all(split_rhat(spread) > 1.1))
+    True
     """
     chains = _split_chains(trace)
-    with np.errstate(all="ignore"):  # constant or diverged coordinates give NaN
-        within, var_plus = _variances(chains)
-        return np.sqrt(var_plus / within)
+    folded = np.abs(chains - np.median(chains.reshape(-1, chains.shape[2]), axis=0))
+    return np.maximum(_rhat(chains), _rhat(folded))
 
 
 def _autocovariance(chains):
