@@ -282,7 +282,8 @@ def checkerboard_log_density(X):
     Returns
     -------
     log_density : ndarray of shape (n_points,)
-        ``-log(32)`` inside the support and ``-inf`` outside it.
+        ``-log(32)`` inside the support, ``-inf`` outside it and NaN where a
+        coordinate is NaN.
 
     See Also
     --------
@@ -304,7 +305,9 @@ def checkerboard_log_density(X):
         cell = np.floor(X / 2.0)
         inside = np.all((cell >= -2) & (cell <= 1), axis=1)
         black = np.mod(cell.sum(axis=1), 2.0) == 0.0
-    return np.where(inside & black, _CHECKERBOARD_LOG_DENSITY, -np.inf)
+    log_density = np.where(inside & black, _CHECKERBOARD_LOG_DENSITY, -np.inf)
+    # NaN in, NaN out, as the other log-densities: an undefined point is not "outside"
+    return np.where(np.isnan(X).any(axis=1), np.nan, log_density)
 
 
 # --------------------------------------------------------------------------

@@ -15,6 +15,7 @@ with a sum of Gaussian kernels for :func:`mmd2` and :math:`k(x, y) = -\|x - y\|`
 bounded (half a MiB per block) whatever the sample sizes.
 """
 
+import inspect
 from numbers import Integral
 
 import numpy as np
@@ -159,7 +160,8 @@ def make_sample_scorer(metric="mmd2", *, n_samples=None, random_state=0, **metri
         same latent noise (common random numbers), which lowers the variance of their
         differences; ``None`` uses each estimator's own ``random_state``.
     **metric_params
-        Passed to ``metric`` (for example ``bandwidth`` of :func:`mmd2`).
+        Passed to ``metric`` (for example ``bandwidth`` of :func:`mmd2`); a named
+        metric's are checked here, so that a wrong name fails before a search.
 
     Returns
     -------
@@ -188,6 +190,14 @@ def make_sample_scorer(metric="mmd2", *, n_samples=None, random_state=0, **metri
                 f"metric must be one of {sorted(_METRICS)} or a callable, got {metric!r}."
             )
         metric = _METRICS[metric]
+        # a misspelt or foreign parameter would fail only inside the search
+        accepted = set(inspect.signature(metric).parameters) - {"X", "Y"}
+        unexpected = sorted(set(metric_params) - accepted)
+        if unexpected:
+            raise TypeError(
+                f"{metric.__name__} got unexpected parameter(s) {unexpected}; "
+                f"it accepts {sorted(accepted) or 'none'}."
+            )
     elif not callable(metric):
         raise TypeError(f"metric must be a string or a callable, got {metric!r}.")
     if n_samples is not None and (

@@ -163,6 +163,15 @@ def test_log_density_validation():
         rings_log_density(np.zeros((1, 2)), n_rings=0)
 
 
+def test_log_densities_are_nan_at_nan_points():
+    """NaN in, NaN out for every log-density: a NaN point is not outside the support."""
+    X = np.array([[np.nan, 1.0], [1.0, np.nan], [1.0, 1.0]])
+    for f in LOG_DENSITIES:
+        logp = f(X)
+        assert np.isnan(logp[:2]).all(), f.__name__
+        assert logp[2] == f(X[2:])[0]
+
+
 def test_zero_noise_allowed():
     for gen in (make_two_spirals, make_rings, make_two_moons):
         assert gen(10, noise=0.0, random_state=0).shape == (10, 2)

@@ -224,6 +224,13 @@ def test_sample_scorer_in_grid_search_of_a_generator_gebm(fast_params, tmp_path)
         ({"metric": 3}, TypeError, "metric must be a string or a callable"),
         ({"n_samples": 1}, ValueError, "n_samples"),
         ({"n_samples": 2.5}, ValueError, "n_samples"),
+        # checked when the scorer is built, not at its first call inside a search
+        (
+            {"metric": "energy_distance", "bandwidth": 1.0},
+            TypeError,
+            r"energy_distance got unexpected .*'bandwidth'.*accepts none",
+        ),
+        ({"bandwith": 1.0}, TypeError, r"mmd2 .*'bandwith'.*accepts \['bandwidth'\]"),
     ],
 )
 def test_bad_scorer_parameters(kwargs, error, match):
