@@ -17,7 +17,7 @@ from skorch.helper import predefined_split
 from torch import nn
 from torch.utils.data import TensorDataset
 
-from ._training import ITERATIONS_PER_EPOCH, EarlyStopping, GEBMNet
+from ._training import ITERATIONS_PER_EPOCH, VALIDATION_SAMPLES, EarlyStopping, GEBMNet
 from .networks import FourierFeatures, build_base, build_energy, select_mixture
 from .objectives import OBJECTIVES, logmeanexp
 from .samplers import make_sampler
@@ -78,7 +78,6 @@ _TRAINING_PARAMS = (
     "validation_fraction",
     "n_iter_no_change",
     "precision",
-    "verbose",
 )
 
 
@@ -274,7 +273,8 @@ class GEBMEstimator(DensityMixin, BaseEstimator):
         ``random_state``; with ``None`` every fit draws a new seed and reuses nothing.
         An interrupted training is never cached.
     warm_start : bool, default=False
-        Continue training the fitted networks on the next :meth:`fit`.
+        Continue training the fitted networks on the next :meth:`fit`, as
+        :meth:`partial_fit` does.
     verbose : int, default=0
         Print a progress bar and the per-epoch losses when positive.
     random_state : int, RandomState instance or None, default=None
@@ -513,8 +513,10 @@ class GEBMEstimator(DensityMixin, BaseEstimator):
     def partial_fit(self, X, y=None):
         """Continue training on ``X`` for ``max_iter`` more iterations.
 
-        The first call fits from scratch; later calls keep the networks, optimizers and
-        standardization of the first, and, as in scikit-learn, do not stop early.
+        The first call fits from scratch; later calls keep the networks, optimizers
+        (learning rates included), standardization and training settings of the
+        first, reading only ``max_iter`` again, and, as in scikit-learn, do not stop
+        early.
 
         Parameters
         ----------
@@ -540,6 +542,9 @@ class GEBMEstimator(DensityMixin, BaseEstimator):
         }
 
     def _continue_fit(self, X):
+        # scikit-learn's _fit_context does not check again on later partial_fit calls;
+        # parameters set in between (max_iter) must still be valid
+        self._validate_params()
         X = validate_data(self, X, dtype=_FLOAT_DTYPES, ensure_min_samples=2, reset=False)
         seed = int(check_random_state(self.random_state).randint(2**31 - 1)) + self.n_iter_
         # max_iter more iterations, as set now (set_params between calls included)
@@ -568,8 +573,12 @@ class GEBMEstimator(DensityMixin, BaseEstimator):
         n_features = X.shape[1]
         if self.standardize:
             self.location_ = X.mean(axis=0)
-            scale = X.std(axis=0)
-            self.scale_ = np.where(scale > 10 * np.finfo(X.dtype).eps, scale, 1.0)
+            # constant: a variance within the rounding error of the mean (StandardScaler's
+            # rule), relative to the data, so that any units are standardized alike
+            mean, var = X.mean(axis=0, dtype=np.float64), X.var(axis=0, dtype=np.float64)
+            eps, n_rows = np.finfo(X.dtype).eps, len(X)
+            constant = var <= n_rows * eps * var + (n_rows * mean * eps) ** 2
+            self.scale_ = np.where(constant, 1.0, X.std(axis=0))
         else:
             self.location_, self.scale_ = np.zeros(n_features), np.ones(n_features)
 
@@ -681,8 +690,9 @@ class GEBMEstimator(DensityMixin, BaseEstimator):
         has no density, it is the log density ratio of the model to its base,
         :math:`\log \frac{dQ_T}{dB}(x) = -E(x)/T - \log \hat Z_T`: finite everywhere,
         with :math:`E_B[\exp(\cdot)] = 1` up to Monte-Carlo error, and exactly 0 at
-        :math:`T = \infty`. Both include the Jacobian of the internal standardization,
-        so a change of units shifts every score by the same constant.
+        :math:`T = \infty`. The density includes the Jacobian of the internal
+        standardization, so a change of units shifts every score by the same constant;
+        the ratio, a ratio of two densities, has no units.
 
         Parameters
         ----------
@@ -695,21 +705,33 @@ class GEBMEstimator(DensityMixin, BaseEstimator):
         """
         check_is_fitted(self)
         X = validate_data(self, X, dtype=_FLOAT_DTYPES, reset=False)
-        temperature = self._check_temperature()
-        log_partition = self.log_partition(temperature)
+        self._check_temperature()
+        return self._log_density(*self._density_terms(X))
+
+    def _density_terms(self, X):
+        """The two terms of the log-density of validated ``X`` that do not depend on
+        the temperature: ``log b(x)`` (with the standardization's Jacobian; zero for a
+        generator base) and ``E(x)``, in float64."""
         energy, base, _ = self._scoring_state()
-        scores = []
+        log_base, energies = [], []
         with torch.no_grad():
             for start in range(0, len(X), _CHUNK):  # bounded memory for any number of rows
                 rows = (X[start : start + _CHUNK] - self.location_) / self.scale_
                 x = torch.as_tensor(rows, dtype=torch.float64, device=self.net_.device)
-                score = torch.zeros(len(x), dtype=torch.float64, device=x.device)
                 if base.has_density:
-                    score += base.log_prob(x)
-                if not math.isinf(temperature):
-                    score -= energy(x) / temperature + log_partition
-                scores.append(score.cpu().numpy())
-        return np.concatenate(scores) - np.log(self.scale_).sum()
+                    log_base.append(base.log_prob(x).cpu().numpy())
+                else:
+                    log_base.append(np.zeros(len(x)))
+                energies.append(energy(x).cpu().numpy())
+        jacobian = np.log(self.scale_).sum() if base.has_density else 0.0
+        return np.concatenate(log_base) - jacobian, np.concatenate(energies)
+
+    def _log_density(self, log_base, energies):
+        """:meth:`score_samples` from :meth:`_density_terms`, at the current temperature."""
+        temperature = self._check_temperature()
+        if math.isinf(temperature):
+            return log_base
+        return log_base - energies / temperature - self.log_partition(temperature)
 
     def score(self, X, y=None):
         """Mean log-density of ``X`` (see :meth:`score_samples`).
@@ -807,7 +829,7 @@ class GEBMEstimator(DensityMixin, BaseEstimator):
 
 
 def _check_n_samples(n_samples):
-    if not isinstance(n_samples, Integral) or n_samples < 1:
+    if not isinstance(n_samples, Integral) or isinstance(n_samples, bool) or n_samples < 1:
         raise ValueError(f"n_samples must be a positive integer, got {n_samples!r}.")
 
 
@@ -820,6 +842,11 @@ def _resolve_device(device):
         raise ValueError(f"device must be 'auto' or a torch device, got {device!r}.") from error
     if device.type == "cuda" and not torch.cuda.is_available():
         raise ValueError(f"device={str(device)!r} was requested but CUDA is not available.")
+    if device.type != "cpu":
+        try:  # torch's own errors for a missing backend are a RuntimeError or an assert
+            torch.empty(0, device=device)
+        except (RuntimeError, AssertionError) as error:
+            raise ValueError(f"device={str(device)!r} is not available: {error}") from error
     return device
 
 
@@ -873,12 +900,14 @@ def _build_network(
         channels_last=on_gpu,
         generator=generator,
     ).to(device, memory_format=layout)
-    callbacks = [ProgressBar()] if verbose else []
-    train_split = None
+    callbacks, train_split, n_valid_batches = [], None, 0
     if valid_data is not None:
         held_out = torch.as_tensor(valid_data, device=device)  # on the device once, too
         train_split = predefined_split(TensorDataset(held_out))
         callbacks.append(EarlyStopping(patience=s["n_iter_no_change"]))
+        n_valid_batches = math.ceil(len(valid_data) / max(s["batch_size"], VALIDATION_SAMPLES))
+    if verbose:  # an epoch is a fixed number of iterations, not a pass over the data
+        callbacks.insert(0, ProgressBar(batches_per_epoch=ITERATIONS_PER_EPOCH + n_valid_batches))
     betas = (s["beta_1"], s["beta_2"])
     objective = _build_objective(s, base, sharp_energy=_fourier_scale(energy) is not None)
     objective.to(device)  # before the fused optimizers see its log-partition

@@ -178,6 +178,10 @@ class EarlyStopping(Callback):
             self.best_state_ = self.best_base_state_ = None
 
 
+# Constructor arguments that are the fitted modules themselves (module_, base_, ...).
+_LINKED_PARAMS = ("module", "base", "criterion")
+
+
 class GEBMNet(NeuralNet):
     """skorch net that trains a GEBM: energy ``module_``, base ``base_``.
 
@@ -563,7 +567,23 @@ class GEBMNet(NeuralNet):
     def __getstate__(self):
         state = super().__getstate__()
         for name in (
-            "rng_", "data_rng_", "_good_state", "_base_pool", "_valid_latents", "_averages"
+            "rng_", "data_rng_", "_good_state", "_base_pool", "_valid_latents", "_averages",
+            "_epoch_sums",
         ):
             state.pop(name, None)
+        # the networks given at construction are the fitted ones: pickled as links, so
+        # that only skorch's device-mapped copy holds their tensors (a model fitted on a
+        # GPU then loads on a CPU) and the link survives
+        linked = tuple(
+            name for name in _LINKED_PARAMS if state.get(name) is getattr(self, name + "_", state)
+        )
+        for name in linked:
+            state[name] = None
+        state["_linked_params"] = linked
         return state
+
+    def __setstate__(self, state):
+        linked = state.pop("_linked_params", ())
+        super().__setstate__(state)
+        for name in linked:
+            self.__dict__[name] = self.__dict__[name + "_"]

@@ -70,7 +70,7 @@ class GEBMOutlierDetector(OutlierMixin, GEBMEstimator):
         bulk of the data rather than by fine detail of the training rows.
     spectral_norm, energy_min, base_loss
         As in :class:`~skgebm.GEBMEstimator`, with its defaults.
-    gradient_penalty : float, default=0.01
+    gradient_penalty : float or "auto", default=0.01
         Weight of the energy's gradient penalty (the estimator's default, ``"auto"``,
         is 0.1 without Fourier features).
     n_cd_steps, cd_step_size, cd_reinit_prob, dsm_noise_scale
@@ -105,7 +105,8 @@ class GEBMOutlierDetector(OutlierMixin, GEBMEstimator):
         The fitted members, each with its own ``random_state``.
     offset_ : float
         The threshold of :meth:`decision_function`: points scoring below it are
-        outliers.
+        outliers. It follows ``temperature`` (and ``contamination``) set after
+        fitting, from the training rows' scores at that temperature.
     n_features_in_, feature_names_in_ :
         See :class:`~skgebm.GEBMEstimator`.
     net_, n_iter_, energy_, base_, location_, scale_ :
@@ -332,6 +333,7 @@ class GEBMOutlierDetector(OutlierMixin, GEBMEstimator):
         """
         if not hasattr(self, "estimators_"):
             return self.fit(X)
+        self._validate_params()  # as GEBMEstimator.partial_fit
         if len(self.estimators_) != self.n_estimators:
             raise ValueError(
                 f"n_estimators changed from {len(self.estimators_)} to {self.n_estimators} "
@@ -367,13 +369,20 @@ class GEBMOutlierDetector(OutlierMixin, GEBMEstimator):
         return self._set_offset(X)
 
     def _set_offset(self, X):
-        scores = self._scores(X)
+        self._training_terms = self._terms(X)
+        return self
+
+    @property
+    def offset_(self):
+        """The threshold of :meth:`decision_function`, from the training scores at the
+        current ``temperature`` (kept as their temperature-free terms, so that it can
+        change without refitting)."""
+        check_is_fitted(self)
+        scores = self._scores_of(self._training_terms)
         if self.contamination == "auto":
             q1, q3 = np.percentile(scores, [25, 75])
-            self.offset_ = float(q1 - 1.5 * (q3 - q1))
-        else:
-            self.offset_ = float(np.percentile(scores, 100 * self.contamination))
-        return self
+            return float(q1 - 1.5 * (q3 - q1))
+        return float(np.percentile(scores, 100 * self.contamination))
 
     def score_samples(self, X):
         r"""Normality score of ``X``: higher is more normal.
@@ -398,13 +407,27 @@ class GEBMOutlierDetector(OutlierMixin, GEBMEstimator):
 
     def _scores(self, X):
         """:meth:`score_samples` of validated ``X``."""
-        log_densities = [member.score_samples(X) for member in self._members()]
-        scores = logsumexp(log_densities, axis=0) - np.log(len(log_densities))
-        if self.base_.has_density:
-            return scores
-        standardized = (X - self.location_) / self.scale_
-        n_features = X.shape[1]
-        return scores - 0.5 * (standardized**2).sum(axis=1) - 0.5 * n_features * np.log(2 * np.pi)
+        return self._scores_of(self._terms(X))
+
+    def _terms(self, X):
+        """The members' temperature-free terms of the scores of validated ``X``
+        (:meth:`GEBMEstimator._density_terms`), stacked: shape ``(2, n_members, n)``."""
+        log_base, energies = zip(*(member._density_terms(X) for member in self._members()))
+        log_base = np.stack(log_base)
+        if not self.base_.has_density:  # the same for every member
+            standardized = (X - self.location_) / self.scale_
+            n_features = X.shape[1]
+            log_base = log_base - 0.5 * (standardized**2).sum(axis=1)
+            log_base = log_base - 0.5 * n_features * np.log(2 * np.pi)
+        return np.stack([log_base, np.stack(energies)])
+
+    def _scores_of(self, terms):
+        """The scores of :meth:`_terms` at the current temperature."""
+        log_densities = [
+            member._log_density(log_base, energies)
+            for member, log_base, energies in zip(self._members(), *terms)
+        ]
+        return logsumexp(log_densities, axis=0) - np.log(len(log_densities))
 
     def sample(self, n_samples=1, random_state=None, return_diagnostics=False):
         """Draw samples from the mixture of the members at the current temperature.

@@ -21,12 +21,15 @@ from .outlier import GEBMOutlierDetector, _Member
 __all__ = ["load", "save"]
 
 # skgebm-2: a detector holds its members, each saved as an estimator
-_FORMAT = "skgebm-2"
+# skgebm-3: a detector holds its training rows' score terms, not a fixed threshold
+_FORMAT = "skgebm-3"
 _CLASSES = {cls.__name__: cls for cls in (GEBMEstimator, GEBMOutlierDetector)}
 _MEMBER_CLASSES = {**_CLASSES, _Member.__name__: _Member}
 _NETWORK_PARTS = ("module_", "base_", "criterion_", "optimizer_", "optimizer_base_")
 # the training schedule's position, so that partial_fit continues where it was
-_NET_COUNTERS = ("n_iter_", "n_base_steps_", "_since_base_step", "n_restarts_")
+_NET_COUNTERS = (
+    "n_iter_", "n_base_steps_", "_since_base_step", "n_restarts_", "base_frozen_"
+)
 # derived state, rebuilt on demand after loading; a detector's members are saved apart
 _NOT_SAVED = {"net_", "_scoring_cache", "estimators_"}
 
@@ -39,8 +42,10 @@ def save(estimator, path):
     estimator : GEBMEstimator or GEBMOutlierDetector
         A fitted estimator with named architectures (``base`` and ``energy`` given
         as strings) and a named ``sampler``; custom modules and sampler objects are
-        code, which only ``pickle`` or ``joblib.dump`` can store. ``memory`` is a
-        local cache and is saved as ``None``.
+        code, which only ``pickle`` or ``joblib.dump`` can store; so is a
+        ``RandomState`` ``random_state`` (give an int instead). NumPy numbers are saved
+        as Python numbers and a ``torch.device`` as its name. ``memory`` is a local
+        cache and is saved as ``None``.
     path : str or path-like
         The file to write, conventionally ``*.pt``.
 
@@ -82,11 +87,21 @@ def load(path, *, device=None):
     -------
     estimator : GEBMEstimator or GEBMOutlierDetector
         The fitted estimator: the same scores and samples as the saved one, and
-        ``partial_fit`` continues its training (optimizer state included).
+        ``partial_fit`` continues its training (optimizer state, schedule and
+        contrastive divergence's chains included). The training log
+        ``net_.history`` is not saved: it starts empty.
     """
-    state = torch.load(path, map_location="cpu", weights_only=True)
+    not_a_model = f"{path!r} is not a model written by skgebm.persistence.save."
+    try:
+        state = torch.load(path, map_location="cpu", weights_only=True)
+    except OSError:
+        raise  # a file that cannot be read, not one of another kind
+    except Exception as error:
+        # torch raises UnpicklingError, RuntimeError, EOFError, KeyError... on other
+        # files, and its advice, weights_only=False, would run the file's code
+        raise ValueError(not_a_model) from error
     if not isinstance(state, dict) or not str(state.get("format")).startswith("skgebm-"):
-        raise ValueError(f"{path!r} is not a model written by skgebm.persistence.save.")
+        raise ValueError(not_a_model)
     if state["format"] != _FORMAT:
         raise ValueError(
             f"{path!r} is in the file format {state['format']!r} of skgebm "
@@ -100,12 +115,17 @@ def _state(estimator):
     params = estimator.get_params(deep=False)
     params["memory"] = None
     for name, value in params.items():
-        if not _is_json_value(value):
-            raise TypeError(
-                f"Parameter {name!r} holds a {type(value).__name__}, which is code and "
-                "cannot be saved without pickle: use pickle or joblib.dump for custom "
-                "modules or objects."
+        try:
+            params[name] = _as_data(value)
+        except TypeError:
+            advice = (
+                "set an int random_state" if name == "random_state"
+                else "use pickle or joblib.dump for custom modules or objects"
             )
+            raise TypeError(
+                f"Parameter {name!r} holds a {type(value).__name__}, which cannot be "
+                f"stored as data without pickle: {advice}."
+            ) from None
     attributes = {
         name: _encode(value)
         for name, value in vars(estimator).items()
@@ -122,6 +142,10 @@ def _state(estimator):
     net = estimator.net_
     state["net_counters"] = json.dumps({name: getattr(net, name) for name in _NET_COUNTERS})
     state["tensors"] = {part: _cpu(getattr(net, part).state_dict()) for part in _NETWORK_PARTS}
+    # contrastive divergence's persistent chains: in no state_dict, None before a step
+    chains = getattr(net.criterion_, "chains", None)
+    if chains is not None:
+        state["chains"] = _cpu(chains)
     return state
 
 
@@ -154,6 +178,8 @@ def _restore(state, device):
         _load_state(getattr(net, part), tensors)
     for name, value in json.loads(state["net_counters"]).items():
         setattr(net, name, value)
+    if "chains" in state:
+        net.criterion_.chains = state["chains"].to(net.criterion_.log_partition.device)
     estimator.net_ = net
     return estimator
 
@@ -170,22 +196,30 @@ def _load_state(part, state_dict):
         group["fused"] = flag
 
 
-def _is_json_value(value):
-    if value is None or isinstance(value, (bool, int, float, str)):
-        return True
+def _as_data(value):
+    """``value`` as JSON data: numpy scalars (from ``np.arange`` grids, say) as Python
+    numbers, a device as its name, which the estimators accept; TypeError otherwise.
+    """
+    if isinstance(value, np.generic):
+        return _as_data(value.item())
+    if isinstance(value, torch.device):
+        return str(value)
     if isinstance(value, (tuple, list)):
-        return all(_is_json_value(item) for item in value)
-    return False
+        return type(value)(_as_data(item) for item in value)
+    if value is None or isinstance(value, (bool, int, float, str)):
+        return value
+    raise TypeError(f"{value!r} cannot be stored as data.")
 
 
 def _encode(value):
     if isinstance(value, np.ndarray):
         return {"ndarray": value.tolist(), "dtype": str(value.dtype)}
-    if isinstance(value, np.generic):
-        return value.item()
-    if not _is_json_value(value):
-        raise TypeError(f"Cannot save the fitted attribute value {value!r} without pickle.")
-    return value
+    try:
+        return _as_data(value)
+    except TypeError:
+        raise TypeError(
+            f"Cannot save the fitted attribute value {value!r} without pickle."
+        ) from None
 
 
 def _decode(value):

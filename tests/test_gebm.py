@@ -145,9 +145,34 @@ def test_generator_base_scores_are_a_log_density_ratio(moons, fast_params):
     # exp(score) is dQ/dB: it has mean one under base samples (up to Monte Carlo error)
     base_samples = est.set_params(temperature=float("inf")).sample(20000, random_state=5)
     est.set_params(temperature=1.0)
-    ratio = np.exp(est.score_samples(base_samples) + np.log(est.scale_).sum())
+    ratio = np.exp(est.score_samples(base_samples))
     assert ratio.mean() == pytest.approx(1.0, abs=4 * ratio.std() / np.sqrt(len(ratio)) + 0.02)
-    assert np.all(est.set_params(temperature=float("inf")).score_samples(moons) == -np.log(est.scale_).sum())
+    # a ratio of two densities has no units: no Jacobian of the standardization
+    assert np.all(est.set_params(temperature=float("inf")).score_samples(moons) == 0.0)
+
+
+def _holds_tensors(value):
+    if isinstance(value, dict):
+        return any(_holds_tensors(item) for item in value.values())
+    return isinstance(value, (torch.Tensor, nn.Module))
+
+
+def test_pickle_holds_the_networks_once_in_device_mapped_state(fitted):
+    # skorch maps only its fitted attributes to the CPU when unpickling: a tensor
+    # pickled elsewhere (the constructor's networks, running sums) would keep a GPU
+    # fit from loading on a CPU
+    state = fitted.net_.__getstate__()
+    assert [name for name, value in state.items() if _holds_tensors(value)] == []
+    net = pickle.loads(pickle.dumps(fitted)).net_
+    assert net.module is net.module_ and net.base is net.base_
+    assert net.criterion is net.criterion_
+
+
+def test_progress_bar_counts_an_epoch_of_iterations(moons, fast_params, capsys):
+    # an epoch is 25 iterations and one validation batch, not a pass over the data
+    est = GEBMEstimator(random_state=0, **{**fast_params, "verbose": 1}).fit(moons)
+    assert dict(est.net_.callbacks_)["ProgressBar"].batches_per_epoch == 26
+    assert "n_iter" in capsys.readouterr().out  # the per-epoch losses are printed
 
 
 def test_dataframe_feature_names(moons, fast_params):
@@ -399,11 +424,32 @@ def test_wrong_n_features_at_score_time(fitted):
         ({"sampler": "gibbs"}, "sampler"),
         ({"base": "generator", "base_loss": "mle"}, "mle"),
         ({"device": "tpu:7"}, "device"),
+        ({"energy_hidden_layer_sizes": (-3,)}, "energy_hidden_layer_sizes"),
+        ({"base_hidden_layer_sizes": (16, 0)}, "base_hidden_layer_sizes"),
+        pytest.param(
+            {"device": "mps"}, "device", marks=pytest.mark.skipif(
+                torch.backends.mps.is_available(), reason="an MPS device is available"
+            ),
+        ),
     ],
 )
 def test_bad_parameters(params, match, moons, fast_params):
     with pytest.raises(ValueError, match=match):
         GEBMEstimator(**{**fast_params, **params}).fit(moons)
+
+
+@pytest.mark.parametrize("max_iter", [0, "x"])
+def test_partial_fit_validates_parameters(fitted, moons, max_iter):
+    # set after fitting, a parameter is checked by partial_fit as by fit
+    estimator = pickle.loads(pickle.dumps(fitted)).set_params(max_iter=max_iter)
+    with pytest.raises(ValueError, match="max_iter"):
+        estimator.partial_fit(moons)
+
+
+@pytest.mark.parametrize("n_samples", [0, -1, 2.0, True])
+def test_bad_number_of_samples(fitted, n_samples):
+    with pytest.raises(ValueError, match="n_samples must be a positive integer"):
+        fitted.sample(n_samples)
 
 
 def test_bad_temperature_at_inference(fitted, moons):

@@ -59,6 +59,7 @@ def test_memory_key_covers_training_parameters_and_data(moons, fast_params, tmp_
     params = {**fast_params, "memory": joblib.Memory(tmp_path, verbose=0), "random_state": 0}
     a = GEBMEstimator(**params).fit(moons)
     GEBMEstimator(**params).set_params(temperature=0.5).fit(moons)  # cached
+    GEBMEstimator(**params).set_params(verbose=1).fit(moons)  # cached: printing only
     assert _cached_trainings(tmp_path) == 1
     b = GEBMEstimator(**params).set_params(learning_rate=2e-3).fit(moons)
     c = GEBMEstimator(**params).fit(moons[:150])

@@ -133,6 +133,19 @@ def test_default_flow_needs_two_features_and_nsf_takes_one(blob):
     assert detector.predict(blob[:5, :1]).shape == (5,)
 
 
+@pytest.mark.parametrize("base", ["flow", "generator"])
+def test_threshold_follows_the_temperature_without_refitting(blob, base):
+    # contamination keeps its meaning at any temperature: the threshold is the same
+    # percentile of the training scores at the new temperature
+    detector = GEBMOutlierDetector(base=base, contamination=0.1, random_state=0, **FAST)
+    detector.fit(blob)
+    for temperature in (0.1, 1.0, float("inf")):
+        detector.set_params(temperature=temperature)
+        scores = detector.score_samples(blob)
+        assert detector.offset_ == pytest.approx(np.percentile(scores, 10), rel=1e-12)
+        assert np.mean(detector.predict(blob) == -1) == pytest.approx(0.1, abs=1 / len(blob))
+
+
 def test_partial_fit_resets_the_threshold(blob):
     detector = GEBMOutlierDetector(contamination=0.1, random_state=0, **FAST).fit(blob)
     shifted = blob[:100] + 0.5

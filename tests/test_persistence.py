@@ -1,10 +1,12 @@
 """Persistence: pickle and the pickle-free save/load give the same model back."""
 
 import copy
+import io
 import os
 import pickle
 import subprocess
 import sys
+import zipfile
 
 import joblib
 import numpy as np
@@ -27,10 +29,11 @@ SETTINGS = [
     {},
     {"base": "generator", "latent_dim": 2},
     {"base": "gaussian", "objective": "nce"},
+    {"objective": "cd", "n_cd_steps": 2},  # its persistent chains are training state
 ]
 
 
-@pytest.mark.parametrize("settings", SETTINGS, ids=["flow", "generator", "gaussian-nce"])
+@pytest.mark.parametrize("settings", SETTINGS, ids=["flow", "generator", "gaussian-nce", "cd"])
 def test_save_load_gives_the_same_model(frame, fast_params, tmp_path, settings):
     est = GEBMEstimator(random_state=0, temperature=0.7, **fast_params, **settings).fit(frame)
     save(est, tmp_path / "model.pt")
@@ -50,11 +53,31 @@ def test_save_load_gives_the_same_model(frame, fast_params, tmp_path, settings):
     )
 
 
+def test_save_load_keeps_a_base_frozen_by_early_stopping(fast_params, tmp_path):
+    X = np.random.RandomState(0).normal(size=(60, 5))
+    settings = {**fast_params, "max_iter": 200, "n_iter_no_change": 1}
+    est = GEBMEstimator(random_state=0, **settings).fit(X)
+    assert est.net_.base_frozen_
+    save(est, tmp_path / "model.pt")
+    loaded = load(tmp_path / "model.pt")
+    assert loaded.net_.base_frozen_
+    continued = copy.deepcopy(est).partial_fit(X)
+    loaded.partial_fit(X)
+    assert loaded.net_.n_base_steps_ == continued.net_.n_base_steps_
+    np.testing.assert_allclose(loaded.score_samples(X), continued.score_samples(X))
+
+
 def test_save_load_keeps_the_outlier_threshold(frame, fast_params, tmp_path):
     detector = GEBMOutlierDetector(contamination=0.1, random_state=0, **fast_params).fit(frame)
     save(detector, tmp_path / "detector.pt")
     loaded = load(tmp_path / "detector.pt")
     assert loaded.offset_ == detector.offset_
+    # the threshold follows the temperature after loading too
+    for model in (loaded, detector):
+        model.set_params(temperature=0.5)
+    assert loaded.offset_ == detector.offset_ != load(tmp_path / "detector.pt").offset_
+    for model in (loaded, detector):
+        model.set_params(temperature=1.0)
     assert [m.get_params() for m in loaded.estimators_] == [
         m.get_params() for m in detector.estimators_
     ]
@@ -68,7 +91,7 @@ def test_save_load_keeps_the_outlier_threshold(frame, fast_params, tmp_path):
 def test_saved_file_holds_data_only(frame, fast_params, tmp_path):
     save(GEBMEstimator(random_state=0, **fast_params).fit(frame), tmp_path / "model.pt")
     state = torch.load(tmp_path / "model.pt", weights_only=True)  # refuses any code
-    assert state["format"] == "skgebm-2"
+    assert state["format"] == "skgebm-3"
 
 
 def test_save_refuses_what_needs_pickle(frame, fast_params, tmp_path):
@@ -81,6 +104,60 @@ def test_save_refuses_what_needs_pickle(frame, fast_params, tmp_path):
     with pytest.raises(ValueError, match="not a model written by"):
         torch.save({"weights": torch.zeros(2)}, tmp_path / "other.pt")
         load(tmp_path / "other.pt")
+
+
+def test_save_stores_numpy_numbers_and_devices_as_data(frame, fast_params, tmp_path):
+    """Seeds and sizes taken from numpy grids, and a torch.device, are data too."""
+    params = {
+        **fast_params,
+        "random_state": np.int64(0),
+        "energy_hidden_layer_sizes": tuple(np.array([16, 16])),
+        "device": torch.device("cpu"),
+    }
+    est = GEBMEstimator(**params).fit(frame)
+    save(est, tmp_path / "model.pt")
+    loaded = load(tmp_path / "model.pt")
+    assert type(loaded.random_state) is int and loaded.random_state == 0
+    assert loaded.energy_hidden_layer_sizes == (16, 16) and loaded.device == "cpu"
+    np.testing.assert_array_equal(loaded.score_samples(frame), est.score_samples(frame))
+    continued = copy.deepcopy(est).partial_fit(frame)
+    np.testing.assert_allclose(
+        loaded.partial_fit(frame).score_samples(frame), continued.score_samples(frame)
+    )
+
+
+def test_save_refuses_a_random_state_instance(frame, fast_params, tmp_path):
+    est = GEBMEstimator(random_state=np.random.RandomState(0), **fast_params).fit(frame)
+    with pytest.raises(
+        TypeError, match="'random_state' holds a RandomState, which cannot be stored as "
+        "data.*int random_state"
+    ):
+        save(est, tmp_path / "model.pt")
+
+
+def _zip_archive():
+    buffer = io.BytesIO()
+    with zipfile.ZipFile(buffer, "w") as archive:
+        archive.writestr("data.txt", "not tensors")
+    return buffer.getvalue()
+
+
+# torch.load fails on each with another error, and its own message advises pickle
+OTHER_FILES = {
+    "text": b"import os\n",
+    "empty": b"",
+    "pickle": pickle.dumps(print, protocol=2),  # names code, which weights_only refuses
+    "zip": _zip_archive(),
+}
+
+
+@pytest.mark.parametrize("content", OTHER_FILES.values(), ids=OTHER_FILES.keys())
+def test_load_refuses_other_files_without_advising_pickle(tmp_path, content):
+    (tmp_path / "other.pt").write_bytes(content)
+    with pytest.raises(ValueError, match="not a model written by") as info:
+        load(tmp_path / "other.pt")
+    assert info.value.__cause__ is not None
+    assert "weights_only" not in str(info.value)
 
 
 def test_load_on_another_device(frame, fast_params, tmp_path):
@@ -143,6 +220,6 @@ for est in (joblib.load({str(tmp_path / "model.joblib")!r}),
 
 
 def test_load_names_another_file_format(tmp_path):
-    torch.save({"format": "skgebm-1", "skgebm_version": "0.0.1"}, tmp_path / "old.pt")
-    with pytest.raises(ValueError, match="format 'skgebm-1' of skgebm 0.0.1.*reads 'skgebm-2'"):
+    torch.save({"format": "skgebm-2", "skgebm_version": "0.0.1"}, tmp_path / "old.pt")
+    with pytest.raises(ValueError, match="format 'skgebm-2' of skgebm 0.0.1.*reads 'skgebm-3'"):
         load(tmp_path / "old.pt")

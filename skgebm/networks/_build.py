@@ -95,7 +95,7 @@ def build_base(
                 "A user generator module needs latent_dim, the dimension of its input."
             )
         return GeneratorBase(copy.deepcopy(base), _positive_int(latent_dim, "latent_dim"))
-    hidden = tuple(hidden_layer_sizes)
+    hidden = _hidden_sizes(hidden_layer_sizes, "base_hidden_layer_sizes")
     if base == "flow":
         if flow not in FLOWS:
             raise ValueError(f"flow must be one of {sorted(FLOWS)}, got {flow!r}.")
@@ -195,7 +195,7 @@ def build_energy(
         raise ValueError(
             f"energy must be 'mlp', 'sngan' or a torch.nn.Module, got {energy!r}."
         )
-    hidden = tuple(hidden_layer_sizes)
+    hidden = _hidden_sizes(hidden_layer_sizes, "energy_hidden_layer_sizes")
     features = None
     if fourier_scale is not None:
         n_frequencies = max(1, hidden[0] // 2) if hidden else n_features
@@ -271,3 +271,11 @@ def _positive_int(value, name):
     if not isinstance(value, Integral) or isinstance(value, bool) or value < 1:
         raise ValueError(f"{name} must be a positive integer, got {value!r}.")
     return int(value)
+
+
+def _hidden_sizes(value, name):
+    sizes = tuple(value)
+    if not all(isinstance(size, Integral) and not isinstance(size, bool) and size > 0
+               for size in sizes):
+        raise ValueError(f"{name} must be positive integers, got {value!r}.")
+    return tuple(int(size) for size in sizes)
