@@ -526,7 +526,9 @@ def rings_log_density(X, *, n_rings=4, noise=0.08):
     noise = _check_positive(noise, "noise")
     rho = np.linalg.norm(X, axis=1)[:, None]
     radii = _ring_radii(n_rings)
-    log_rings = -0.5 * ((rho - radii) / noise) ** 2 + np.log(i0e(rho * radii / noise**2))
+    with np.errstate(divide="ignore"):  # i0e is 0 at an infinite point: log-density -inf
+        log_bessel = np.log(i0e(rho * radii / noise**2))
+    log_rings = -0.5 * ((rho - radii) / noise) ** 2 + log_bessel
     return logsumexp(log_rings, axis=1) - np.log(n_rings) - np.log(2.0 * np.pi * noise**2)
 
 

@@ -172,6 +172,13 @@ def test_log_densities_are_nan_at_nan_points():
         assert logp[2] == f(X[2:])[0]
 
 
+def test_log_densities_are_minus_infinity_at_infinite_points(recwarn):
+    X = np.array([[np.inf, 0.0], [0.0, -np.inf]])
+    for f in LOG_DENSITIES:
+        assert np.all(f(X) == -np.inf), f.__name__
+    assert not recwarn.list  # no warning of a log of zero
+
+
 def test_zero_noise_allowed():
     for gen in (make_two_spirals, make_rings, make_two_moons):
         assert gen(10, noise=0.0, random_state=0).shape == (10, 2)
