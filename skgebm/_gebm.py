@@ -30,6 +30,8 @@ _CHUNK = 2048
 # Base samples of the partition estimate that picks one of two trainings (the default
 # n_partition_samples; a training-time choice, so not that inference setting).
 _HELD_OUT_PARTITION_SAMPLES = 65536
+# Standardized coordinates are scored at most this far out (see _density_terms).
+_FAR = 1e150
 # Chains per sampler run: their states and gradients are held at once.
 _MCMC_CHUNK = 4096
 # base_learning_rate="auto": a base trained by maximum likelihood steps this many times
@@ -714,9 +716,12 @@ class GEBMEstimator(DensityMixin, BaseEstimator):
         generator base) and ``E(x)``, in float64."""
         energy, base, _ = self._scoring_state()
         log_base, energies = [], []
-        with torch.no_grad():
+        with torch.no_grad(), np.errstate(over="ignore"):
             for start in range(0, len(X), _CHUNK):  # bounded memory for any number of rows
                 rows = (X[start : start + _CHUNK] - self.location_) / self.scale_
+                # scored at most _FAR standard deviations out, where the networks' squares
+                # and sums stay finite: a log-density near -1e300, not NaN from overflow
+                rows = np.clip(rows, -_FAR, _FAR)
                 x = torch.as_tensor(rows, dtype=torch.float64, device=self.net_.device)
                 if base.has_density:
                     log_base.append(base.log_prob(x).cpu().numpy())

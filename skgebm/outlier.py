@@ -417,7 +417,8 @@ class GEBMOutlierDetector(OutlierMixin, GEBMEstimator):
         if not self.base_.has_density:  # the same for every member
             standardized = (X - self.location_) / self.scale_
             n_features = X.shape[1]
-            log_base = log_base - 0.5 * (standardized**2).sum(axis=1)
+            with np.errstate(over="ignore"):  # -inf beyond the float range
+                log_base = log_base - 0.5 * (standardized**2).sum(axis=1)
             log_base = log_base - 0.5 * n_features * np.log(2 * np.pi)
         return np.stack([log_base, np.stack(energies)])
 

@@ -88,7 +88,7 @@ def test_decision_function_and_predict_agree_with_the_scores(blob):
 
 
 @pytest.mark.parametrize("base", ["flow", "gaussian", "generator"])
-@pytest.mark.parametrize("distance", [10.0, 100.0, 10000.0])
+@pytest.mark.parametrize("distance", [10.0, 100.0, 10000.0, 1e300])
 def test_points_far_from_the_data_score_lower_than_the_data(blob, base, distance):
     detector = GEBMOutlierDetector(base=base, random_state=0, **FAST).fit(blob)
     rng = np.random.RandomState(1)

@@ -77,6 +77,20 @@ def test_change_of_units_shifts_scores_by_the_log_jacobian(scale):
     )
 
 
+@pytest.mark.parametrize("base", ["flow", "generator"])
+def test_points_near_the_float_range_score_without_nan(base, recwarn):
+    # standardizing and the networks' squares would overflow to NaN out there
+    X = np.random.RandomState(0).normal(size=(80, 2))
+    est = GEBMEstimator(base=base, **TINY).fit(X)
+    far = np.array([[-1.7e308, 0.0], [1e300, 1e300], [1.7e308, -1.7e308]])
+    for temperature in (1.0, float("inf")):
+        scores = est.set_params(temperature=temperature).score_samples(far)
+        assert not np.isnan(scores).any()
+        if base == "flow":
+            assert np.all(scores < est.score_samples(X).min())
+    assert not recwarn.list
+
+
 def test_scores_and_samples_are_computed_in_chunks(monkeypatch):
     X = np.random.RandomState(0).normal(size=(100, 2))
     est = GEBMEstimator(**{**TINY, "sampler": "ula"}).fit(X)
