@@ -274,8 +274,4 @@ def _positive_int(value, name):
 
 
 def _hidden_sizes(value, name):
-    sizes = tuple(value)
-    if not all(isinstance(size, Integral) and not isinstance(size, bool) and size > 0
-               for size in sizes):
-        raise ValueError(f"{name} must be positive integers, got {value!r}.")
-    return tuple(int(size) for size in sizes)
+    return tuple(_positive_int(size, f"each of {name}") for size in value)
