@@ -518,7 +518,7 @@ class GEBMEstimator(DensityMixin, BaseEstimator):
         The first call fits from scratch; later calls keep the networks, optimizers
         (learning rates included), standardization and training settings of the
         first, reading only ``max_iter`` again, and, as in scikit-learn, do not stop
-        early.
+        early (a base that early stopping froze stays frozen).
 
         Parameters
         ----------

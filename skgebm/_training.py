@@ -168,6 +168,7 @@ class EarlyStopping(Callback):
         if self.base_misses_ < self.patience:
             return False
         net._restore(self.best_base_state_)
+        net._good_state = net._snapshot()  # a later recovery must not bring back the overfit base
         net.base_frozen_ = True
         self.best_base_state_, self.misses_ = None, 0
         return True
@@ -221,7 +222,8 @@ class GEBMNet(NeuralNet):
         Whether the last ``fit``/``partial_fit`` was stopped by ``KeyboardInterrupt``
         (skorch then returns normally with the weights reached).
     base_frozen_ : bool
-        Whether early stopping froze the base (no more base steps this training).
+        Whether early stopping froze the base: no more base steps, in this training
+        and in later ``partial_fit`` calls, which have no held-out rows to watch it.
     """
 
     def __init__(
@@ -475,6 +477,9 @@ class GEBMNet(NeuralNet):
         super().on_train_begin(net, X=X, y=y, **kwargs)
         self._reset_averages()
         self._valid_latents = None  # drawn afresh from this training's generator
+        # a continued training's start is a finished model: a divergence in its first
+        # epoch comes back here (a new one has no finite state until an epoch ends)
+        self._good_state = self._snapshot() if self.n_iter_ else None
 
     def on_train_end(self, net, X=None, y=None, **kwargs):
         super().on_train_end(net, X=X, y=y, **kwargs)
@@ -552,10 +557,13 @@ class GEBMNet(NeuralNet):
                 "cd_step_size too large for the energy (objective='cd'), or "
                 "unscaled inputs (standardize=False) with large values."
             )
+        # halved from the rates in use, not the snapshot's: restarts compound
+        rates = {name: [g["lr"] for g in getattr(self, name + "_").param_groups]
+                 for name in self._optimizers}
         self._restore(self._good_state)
         for name in self._optimizers:
-            for group in getattr(self, name + "_").param_groups:
-                group["lr"] *= 0.5
+            for group, rate in zip(getattr(self, name + "_").param_groups, rates[name]):
+                group["lr"] = 0.5 * rate
         self.n_restarts_ += 1
         warnings.warn(
             f"Training diverged at iteration {self.n_iter_} ({bad}); restored the last "

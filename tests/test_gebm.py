@@ -345,6 +345,25 @@ def test_divergence_is_recovered_from(moons, fast_params, calls, n_restarts):
         est.fit(moons)
     assert est.net_.n_restarts_ == n_restarts
     assert np.all(np.isfinite(est.score_samples(moons)))
+    # each restart halves the rates in use: they compound
+    assert est.net_.optimizer_.param_groups[0]["lr"] == est.learning_rate * 0.5**n_restarts
+
+
+@pytest.mark.parametrize("pickled", [False, True])
+def test_partial_fit_recovers_from_a_divergence_in_its_first_epoch(moons, fast_params, pickled):
+    # back to where this training started, not to the previous one's last epoch (nor,
+    # after unpickling, to nothing at all)
+    est = GEBMEstimator(energy=_Exploding(10**9, 10**9), random_state=0, **fast_params)
+    est.fit(moons)
+    if pickled:
+        est = pickle.loads(pickle.dumps(est))
+    start = est.score_samples(moons)
+    exploding = est.energy_.network
+    exploding.start, exploding.stop = exploding.calls + 5, exploding.calls + 15
+    with pytest.warns(RuntimeWarning, match="diverged"):
+        est.set_params(max_iter=25).partial_fit(moons)  # one epoch: restored, not retrained
+    assert est.net_.n_restarts_ == 1
+    np.testing.assert_allclose(est.score_samples(moons), start, atol=1e-6)
 
 
 def test_contrastive_divergence_recovers_from_a_diverged_step(moons, fast_params):

@@ -51,6 +51,36 @@ def test_builtin_energy_starts_flat_unless_spectrally_normalised(spectral_norm):
     assert (values.abs().max() == 0) != spectral_norm
 
 
+@pytest.mark.parametrize("flow", ["maf", "nsf"])
+def test_a_one_feature_flow_is_drawn_from_the_generator_alone(flow):
+    # zuko keeps a one-feature flow's element-wise parameters in a ParameterList,
+    # drawn from the global generator: they must be drawn again from the fit's
+    states = []
+    for global_seed in (0, 1):
+        with torch.random.fork_rng(devices=[]):
+            torch.manual_seed(global_seed)
+            base = build_base("flow", 1, flow=flow, neutral_start=False, generator=_seeded())
+        states.append(base.state_dict())
+    for key, value in states[0].items():
+        torch.testing.assert_close(value, states[1][key], rtol=0, atol=0)
+
+
+@pytest.mark.parametrize(
+    "name, n_features, image_shape", [("mlp", 3, None), ("sngan", 64, (1, 8, 8))]
+)
+def test_spectrally_normalised_layers_start_normalised(name, n_features, image_shape):
+    # as torch's constructor leaves them: power iterations run on the drawn weights
+    energy = build_energy(
+        name, n_features, spectral_norm=True, image_shape=image_shape, generator=_seeded()
+    ).eval()
+    norms = [
+        torch.linalg.matrix_norm(module.weight.reshape(len(module.weight), -1), ord=2)
+        for module in energy.modules()
+        if "weight" in (getattr(module, "parametrizations", None) or {})
+    ]
+    assert norms and all(0.9 < norm < 1.1 for norm in norms), norms
+
+
 def _seeded():
     return torch.Generator().manual_seed(0)
 

@@ -51,6 +51,19 @@ def test_the_base_starts_as_the_mixture():
     np.testing.assert_allclose(log_prob, mixture.score_samples(X), rtol=1e-9)
 
 
+def test_a_mixture_flow_base_given_by_the_user_keeps_its_density():
+    # not taken for a generator: the base keeps its density and maximum likelihood
+    X = _blobs(300)
+    base = _mixture_base(GaussianMixture(3, random_state=0).fit(X), 3).float()
+    est = GEBMEstimator(base=base, random_state=0, **FAST).fit(X)
+    assert isinstance(est.base_, MixtureFlowBase) and est.base_loss_ == "mle"
+    base_only = est.set_params(temperature=float("inf")).score_samples(X)
+    x = torch.as_tensor((X - est.location_) / est.scale_, dtype=torch.float64)
+    with torch.no_grad():
+        expected = est.base_.double().log_prob(x).numpy() - np.log(est.scale_).sum()
+    np.testing.assert_allclose(base_only, expected, rtol=1e-6)
+
+
 def test_samples_follow_the_weights_and_components():
     X = _blobs(300)
     mixture = GaussianMixture(3, random_state=0).fit(X)

@@ -85,7 +85,7 @@ def build_base(
     -------
     base : FlowBase, GaussianBase, MixtureFlowBase or GeneratorBase
     """
-    if isinstance(base, (FlowBase, GaussianBase, GeneratorBase)):
+    if isinstance(base, (FlowBase, GaussianBase, GeneratorBase, MixtureFlowBase)):
         return copy.deepcopy(base)
     if isinstance(base, zuko.flows.Flow):
         return FlowBase(copy.deepcopy(base), n_features)
