@@ -40,7 +40,8 @@ def mean_mmd2(sample_sets, reference, bandwidth):
 
 
 def mean_std(values, precision):
-    """``"mean ± std"`` of the finite ``values`` (``"–"`` when there are none)."""
+    """``"mean ± std"`` of the ``values`` that are not None (``"–"`` when there are
+    none); the population standard deviation of the seeds (``ddof=0``), and a NaN shows."""
     values = np.asarray([v for v in values if v is not None], dtype=np.float64)
     if not values.size:
         return "–"
