@@ -181,6 +181,8 @@ class EarlyStopping(Callback):
 
 # Constructor arguments that are the fitted modules themselves (module_, base_, ...).
 _LINKED_PARAMS = ("module", "base", "criterion")
+# State a training builds for itself and a pickle leaves out (None until then).
+_DERIVED_STATE = ("_good_state", "_base_pool", "_valid_latents", "_averages")
 
 
 class GEBMNet(NeuralNet):
@@ -574,10 +576,7 @@ class GEBMNet(NeuralNet):
 
     def __getstate__(self):
         state = super().__getstate__()
-        for name in (
-            "rng_", "data_rng_", "_good_state", "_base_pool", "_valid_latents", "_averages",
-            "_epoch_sums",
-        ):
+        for name in ("rng_", "data_rng_", "_epoch_sums", *_DERIVED_STATE):
             state.pop(name, None)
         # the networks given at construction are the fitted ones: pickled as links, so
         # that only skorch's device-mapped copy holds their tensors (a model fitted on a
@@ -595,3 +594,5 @@ class GEBMNet(NeuralNet):
         super().__setstate__(state)
         for name in linked:
             self.__dict__[name] = self.__dict__[name + "_"]
+        for name in _DERIVED_STATE:  # as after training: rebuilt when needed
+            self.__dict__.setdefault(name, None)

@@ -345,8 +345,19 @@ def test_divergence_is_recovered_from(moons, fast_params, calls, n_restarts):
         est.fit(moons)
     assert est.net_.n_restarts_ == n_restarts
     assert np.all(np.isfinite(est.score_samples(moons)))
-    # each restart halves the rates in use: they compound
-    assert est.net_.optimizer_.param_groups[0]["lr"] == est.learning_rate * 0.5**n_restarts
+
+
+def test_restarts_halve_the_learning_rates_in_use(fitted):
+    # restarts compound: each halves the rates reached, not those of the snapshot
+    net = copy.deepcopy(fitted.net_)
+    net._good_state = net._snapshot()
+    rates = [net.optimizer_.param_groups[0]["lr"], net.optimizer_base_.param_groups[0]["lr"]]
+    with pytest.warns(RuntimeWarning, match="diverged"):
+        for _ in range(2):
+            net._recover({"train_loss": math.nan})
+    assert net.n_restarts_ == 2
+    assert net.optimizer_.param_groups[0]["lr"] == rates[0] / 4
+    assert net.optimizer_base_.param_groups[0]["lr"] == rates[1] / 4
 
 
 @pytest.mark.parametrize("pickled", [False, True])
