@@ -16,8 +16,8 @@ Measurements:
 - ``fit``: ``fit`` with a fixed ``max_iter`` (each iteration is one minibatch), for
   ``n`` = 1e4, 1e5, 1e6 at ``max_iter=300``, and ``max_iter`` = 150, 300, 600 at
   ``n=1e5``. On these clustered data a fit first picks a Gaussian mixture for the
-  flow's second start (:func:`~skgebm.networks.select_mixture`, on all training rows:
-  its time grows with ``n``) and then trains twice, so the table splits the time: the
+  flow's second start (:func:`~skgebm.networks.select_mixture`, on at most 5,000 of
+  the training rows) and then trains twice, so the table splits the time: the
   mixture's pick (``mixture s``), and the training iterations of both trainings
   (``ms/iter``, the rest of the fit over their total), which should be about flat in
   ``n``.

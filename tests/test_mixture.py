@@ -10,7 +10,7 @@ from sklearn.preprocessing import StandardScaler
 
 import skgebm._gebm as gebm_module
 from skgebm import GEBMEstimator
-from skgebm.networks import MixtureFlowBase, build_base, select_mixture
+from skgebm.networks import MixtureFlowBase, _mixture, build_base, select_mixture
 from skgebm.networks._bases import clearly_better
 from skgebm.persistence import load, save
 
@@ -168,6 +168,22 @@ def test_a_mixture_base_saves_and_loads(tmp_path):
     assert loaded.n_base_components_ == est.n_base_components_
     np.testing.assert_array_equal(loaded.score_samples(X), est.score_samples(X))
     np.testing.assert_array_equal(loaded.sample(20, random_state=1), est.sample(20, random_state=1))
+
+
+def test_select_mixture_fits_its_candidates_on_a_bounded_subset(monkeypatch):
+    # the candidates' fits cost time in proportion to the rows; the pick needs few
+    fitted_rows = []
+
+    class Recording(GaussianMixture):
+        def fit(self, X, y=None):
+            fitted_rows.append(len(X))
+            return super().fit(X, y)
+
+    monkeypatch.setattr(_mixture, "GaussianMixture", Recording)
+    X = _blobs(_mixture.MAX_FIT_ROWS + 3000)
+    mixture = select_mixture(X, _blobs(500, random_state=1), random_state=0)
+    assert mixture is not None and mixture.n_components == 4  # the three blobs (1 SE)
+    assert set(fitted_rows) == {_mixture.MAX_FIT_ROWS}
 
 
 def test_select_mixture_picks_the_fewest_components_within_one_standard_error():
