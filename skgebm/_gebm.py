@@ -10,7 +10,12 @@ import torch
 import zuko
 from sklearn.base import BaseEstimator, DensityMixin, _fit_context
 from sklearn.utils import check_random_state
-from sklearn.utils._param_validation import HasMethods, Interval, StrOptions
+from sklearn.utils._param_validation import (
+    HasMethods,
+    Interval,
+    StrOptions,
+    validate_parameter_constraints,
+)
 from sklearn.utils.validation import check_is_fitted, check_memory, validate_data
 from skorch.callbacks import ProgressBar
 from skorch.helper import predefined_split
@@ -650,8 +655,11 @@ class GEBMEstimator(DensityMixin, BaseEstimator):
         partition function is a logsumexp over their energies.
         """
         n_samples = self.n_partition_samples  # an inference setting: may change after fit
-        if not (isinstance(n_samples, Integral) and n_samples >= 1):
-            raise ValueError(f"n_partition_samples must be an int >= 1, got {n_samples!r}.")
+        validate_parameter_constraints(
+            {"n_partition_samples": self._parameter_constraints["n_partition_samples"]},
+            {"n_partition_samples": n_samples},
+            caller_name=type(self).__name__,
+        )
         cache = getattr(self, "_scoring_cache", None)
         if cache is None or cache[0] != n_samples:
             networks = _scoring_networks(self.net_, n_samples, self._partition_seed)

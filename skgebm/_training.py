@@ -339,7 +339,7 @@ class GEBMNet(NeuralNet):
     @torch.no_grad()
     def base_samples(self, n_samples):
         """``n_samples`` base samples from the pool, redrawn when it runs out."""
-        pool = getattr(self, "_base_pool", None)  # not pickled
+        pool = self._base_pool
         if pool is None or len(pool) < n_samples:
             n_pool = n_samples * max(self.n_energy_steps, 1)
             pool = self.base_(self.latent(n_pool))
@@ -432,7 +432,7 @@ class GEBMNet(NeuralNet):
     def _validation_losses(self, x_data):
         self._set_training(False)
         objective = self.criterion_
-        if getattr(self, "_valid_latents", None) is None:  # not pickled
+        if self._valid_latents is None:
             self._valid_latents = self.latent(VALIDATION_SAMPLES)
         losses = {
             "valid_loss": objective.validation_loss(
