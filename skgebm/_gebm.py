@@ -132,8 +132,10 @@ class GEBMEstimator(DensityMixin, BaseEstimator):
         :math:`T` in :math:`(0, \infty]`, applied by :meth:`score_samples`,
         :meth:`score` and :meth:`sample`. ``float("inf")`` is the base alone.
     flow : {"nsf", "maf", "realnvp"}, default="nsf"
-        Family of the built-in flow: neural spline, affine autoregressive or RealNVP,
-        all with two-pass (coupling) inverses so sampling stays cheap in any dimension.
+        Family of the built-in flow: neural spline (:class:`~skgebm.networks.NSF`,
+        zuko's with splines built twice as fast on a CPU), affine autoregressive or
+        RealNVP, all with two-pass (coupling) inverses so sampling stays cheap in any
+        dimension.
     n_flow_transforms : int, default=3
         Number of transforms of the built-in flow.
     base_hidden_layer_sizes : tuple of int, default=(64, 64)

@@ -8,6 +8,7 @@ from ._fourier import FourierFeatures
 from ._init import reset_parameters
 from ._mixture import MixtureFlowBase, select_mixture
 from ._mlp import mlp
+from ._spline import NSF
 
 __all__ = [
     "Energy",
@@ -17,6 +18,7 @@ __all__ = [
     "GeneratorBase",
     "ImageView",
     "MixtureFlowBase",
+    "NSF",
     "build_base",
     "build_energy",
     "dcgan_generator",
