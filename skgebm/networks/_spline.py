@@ -42,7 +42,7 @@ class RationalQuadraticSpline(MonotonicRQSTransform):
         self.horizontal = _knots(widths, bound, limit / 2)
         self.vertical = _knots(heights, bound, limit / 2)
         # the end slopes are 1, so the spline joins the identity outside the bound
-        self.derivatives = F.pad(_squash(derivatives, limit), (1, 1)).exp_()
+        self.derivatives = F.pad(_squash(derivatives, limit), (1, 1)).exp()
 
 
 def _squash(values, limit):
@@ -52,8 +52,9 @@ def _squash(values, limit):
 
 def _knots(unnormalized, bound, limit):
     """Knots from ``-bound`` to ``bound``, spaced by the softmax of the bins' values."""
-    # the squashed values lie in (-limit, limit): exp cannot overflow, no max is needed
-    cumulative = F.pad(_squash(unnormalized, limit).exp_(), (1, 0)).cumsum_(-1)
+    # the squashed values lie in (-limit, limit): exp cannot overflow, no max is needed;
+    # exp and cumsum out of place, so that autocast computes them in float32 as softmax
+    cumulative = F.pad(_squash(unnormalized, limit).exp(), (1, 0)).cumsum(-1)
     total = cumulative[..., -1:].clone()  # the in-place division must not change it
     return cumulative.div_(total).mul_(2 * bound).sub_(bound)
 
