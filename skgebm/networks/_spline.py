@@ -80,6 +80,16 @@ class NSF(zuko.flows.MAF):
     **kwargs
         Passed to ``zuko.flows.MAF`` (``transforms``, ``passes``,
         ``hidden_features``, ...).
+
+    Examples
+    --------
+    >>> import torch
+    >>> from skgebm import GEBMEstimator
+    >>> from skgebm.networks import NSF
+    >>> flow = NSF(3, transforms=2, passes=2, hidden_features=(32,))
+    >>> flow().log_prob(torch.zeros(4, 3)).shape
+    torch.Size([4])
+    >>> est = GEBMEstimator(base=flow)  # used as given, on standardized data
     """
 
     def __init__(self, features, context=0, bins=8, slope=1e-3, **kwargs):
