@@ -6,7 +6,7 @@ per transform. zuko normalizes the bin widths with ``softmax`` over the last dim
 whose CPU kernel is slow on rows of a few bins: on a CPU it was most of the time of a
 fit. :class:`RationalQuadraticSpline` computes the same spline (the same knots to
 float rounding) with ``exp`` and ``cumsum``: drawing 1,280 samples from a 30-feature
-flow takes 52 ms instead of 123 ms.
+flow takes about 50 ms instead of 123 ms.
 """
 
 import math
