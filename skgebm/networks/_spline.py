@@ -55,8 +55,7 @@ def _knots(unnormalized, bound, limit):
     # the squashed values lie in (-limit, limit): exp cannot overflow, no max is needed;
     # exp and cumsum out of place, so that autocast computes them in float32 as softmax
     cumulative = F.pad(_squash(unnormalized, limit).exp(), (1, 0)).cumsum(-1)
-    total = cumulative[..., -1:].clone()  # the in-place division must not change it
-    return cumulative.div_(total).mul_(2 * bound).sub_(bound)
+    return cumulative.div(cumulative[..., -1:]).mul_(2 * bound).sub_(bound)
 
 
 class NSF(zuko.flows.MAF):
