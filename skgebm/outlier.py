@@ -50,10 +50,10 @@ class GEBMOutlierDetector(OutlierMixin, GEBMEstimator):
         to a ``dask.distributed`` cluster). Scores do not depend on it.
     objective, temperature
         As in :class:`~skgebm.GEBMEstimator`, with its defaults.
-    flow : {"nsf", "maf", "realnvp"}, default="realnvp"
-        Family of the flow base (the estimator's default is ``"nsf"``). RealNVP
-        couples two halves of the features, so it needs at least two; use ``"nsf"``
-        for one feature.
+    flow : {"auto", "nsf", "maf", "realnvp"}, default="auto"
+        Family of the flow base (the estimator's default is ``"nsf"``). ``"auto"`` is
+        ``"realnvp"``, or ``"nsf"`` on data of one feature: RealNVP couples two halves
+        of the features, so it needs at least two.
     n_flow_transforms : int, default=2
         Transforms of the flow (the estimator's default is 3).
     base_hidden_layer_sizes : tuple of int, default=(64,)
@@ -189,6 +189,7 @@ class GEBMOutlierDetector(OutlierMixin, GEBMEstimator):
         ],
         "n_estimators": [Interval(Integral, 1, None, closed="left")],
         "n_jobs": [Integral, None],
+        "flow": [StrOptions({"auto", "nsf", "maf", "realnvp"})],
     }
 
     def __init__(
@@ -201,7 +202,7 @@ class GEBMOutlierDetector(OutlierMixin, GEBMEstimator):
         n_jobs=None,
         objective="kale",
         temperature=1.0,
-        flow="realnvp",
+        flow="auto",
         n_flow_transforms=2,
         base_hidden_layer_sizes=(64,),
         latent_dim=None,
@@ -344,9 +345,12 @@ class GEBMOutlierDetector(OutlierMixin, GEBMEstimator):
         return self._adopt(self._train(self._members(), X, "partial_fit"), X)
 
     def _member_params(self):
-        """The members' settings: the detector's, but for their own random state."""
+        """The members' settings: the detector's, ``flow="auto"`` resolved, but for
+        their own random state."""
         params = {name: getattr(self, name) for name in GEBMEstimator._get_param_names()}
         del params["random_state"]
+        if params["flow"] == "auto":
+            params["flow"] = "realnvp" if self.n_features_in_ > 1 else "nsf"
         return params
 
     def _members(self):

@@ -17,7 +17,7 @@ from .conftest import FAST
 
 # Defaults the detector deliberately changes from GEBMEstimator's (see its docstring).
 CHANGED_DEFAULTS = {
-    "flow": "realnvp",
+    "flow": "auto",
     "n_flow_transforms": 2,
     "base_hidden_layer_sizes": (64,),
     "energy_hidden_layer_sizes": (64, 64),
@@ -126,11 +126,17 @@ def test_bad_contamination(blob, contamination, match):
         GEBMOutlierDetector(contamination=contamination, **FAST).fit(blob)
 
 
-def test_default_flow_needs_two_features_and_nsf_takes_one(blob):
+def test_default_flow_is_realnvp_or_nsf_on_one_feature(blob):
+    detector = GEBMOutlierDetector(random_state=0, **FAST).fit(blob[:, :2])
+    assert {member.flow for member in detector.estimators_} == {"realnvp"}
+    detector = GEBMOutlierDetector(random_state=0, **FAST).fit(blob[:, :1])
+    assert {member.flow for member in detector.estimators_} == {"nsf"}
+    assert detector.flow == "auto"  # the parameter is kept as given
+    x = blob[:50, :1]
+    far = x.mean() + 20 * x.std() * np.sign(x - x.mean())
+    assert (detector.score_samples(far) < detector.score_samples(x)).all()
     with pytest.raises(ValueError, match="realnvp.*1 feature"):
-        GEBMOutlierDetector(**FAST).fit(blob[:, :1])
-    detector = GEBMOutlierDetector(flow="nsf", random_state=0, **FAST).fit(blob[:, :1])
-    assert detector.predict(blob[:5, :1]).shape == (5,)
+        GEBMOutlierDetector(flow="realnvp", **FAST).fit(blob[:, :1])
 
 
 @pytest.mark.parametrize("base", ["flow", "generator"])
