@@ -5,10 +5,11 @@ scored on the same test features:
 
 - the 2-D toys of :mod:`skgebm.datasets`: 5,000 training and 5,000 test points, two
   independent draws;
-- scikit-learn's ``wine``, ``breast_cancer`` and ``digits``: a 60/40 train/test split
-  (the sets are small, and the test part also feeds the sample-quality metric); the
-  digits' 0-16 pixel counts are dequantized to ``(X + U[0, 1)) / 17`` so that they
-  have a density.
+- scikit-learn's ``wine``, ``breast_cancer``, ``digits`` and ``iris``: a 60/40
+  train/test split (the sets are small, and the test part also feeds the
+  sample-quality metric); the digits' 0-16 pixel counts are dequantized to
+  ``(X + U[0, 1)) / 17`` and the iris' lengths, recorded to the millimetre, to
+  ``X + U[0, 0.1)`` (in cm), so that they have a density.
 
 All features are standardized on the training part, and every log-likelihood is in
 these units (mean nats per test point), the truth's included (its log-density plus the
@@ -76,7 +77,7 @@ from _common import (
     write_json,
 )
 from skgebm.metrics import median_heuristic
-from sklearn.datasets import load_breast_cancer, load_digits, load_wine
+from sklearn.datasets import load_breast_cancer, load_digits, load_iris, load_wine
 from sklearn.mixture import GaussianMixture
 from sklearn.model_selection import GridSearchCV, train_test_split
 from sklearn.neighbors import KernelDensity
@@ -102,7 +103,12 @@ TOYS = {
     "rings": (datasets.make_rings, datasets.rings_log_density),
     "two_moons": (datasets.make_two_moons, datasets.two_moons_log_density),
 }
-TABULAR = {"wine": load_wine, "breast_cancer": load_breast_cancer, "digits": load_digits}
+TABULAR = {
+    "wine": load_wine,
+    "breast_cancer": load_breast_cancer,
+    "digits": load_digits,
+    "iris": load_iris,
+}
 DATASETS = (*TOYS, *TABULAR)
 QUICK_DATASETS = ("eight_gaussians", "two_moons", "wine")
 
@@ -130,6 +136,8 @@ def load_dataset(name, seed, n_toy=N_TOY):
     X = TABULAR[name](return_X_y=True)[0].astype(np.float64)
     if name == "digits":
         X = (X + np.random.RandomState(seed).uniform(size=X.shape)) / 17.0
+    elif name == "iris":
+        X = X + 0.1 * np.random.RandomState(seed).uniform(size=X.shape)
     X_train, X_test = train_test_split(X, test_size=TEST_SIZE, random_state=seed)
     return X_train, X_test, None
 
