@@ -189,7 +189,9 @@ class GEBMOutlierDetector(OutlierMixin, GEBMEstimator):
         ],
         "n_estimators": [Interval(Integral, 1, None, closed="left")],
         "n_jobs": [Integral, None],
-        "flow": [StrOptions({"auto", "nsf", "maf", "realnvp"})],
+        "flow": [  # the estimator's flow families, and "auto"
+            StrOptions({"auto", *GEBMEstimator._parameter_constraints["flow"][0].options})
+        ],
     }
 
     def __init__(
