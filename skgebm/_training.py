@@ -24,7 +24,9 @@ The held-out loss that early stopping reads estimates the partition on
 :data:`VALIDATION_SAMPLES` base samples whose latents are drawn once per training: with
 fresh latents at every epoch (1,024 of them), its noise was as large as the differences
 between epochs, and early stopping kept the luckiest draw (eight Gaussians, seed 2:
-epoch 9 of 159, about 0.01 nats below what fixed latents gave at that stage).
+epoch 9 of 159, about 0.01 nats below what fixed latents gave at that stage). Once
+early stopping freezes the base, those samples stop changing and are computed once: the
+same losses to the bit, and a flow on small tabular data is frozen for most epochs.
 """
 
 import copy
@@ -182,7 +184,7 @@ class EarlyStopping(Callback):
 # Constructor arguments that are the fitted modules themselves (module_, base_, ...).
 _LINKED_PARAMS = ("module", "base", "criterion")
 # State a training builds for itself and a pickle leaves out (None until then).
-_DERIVED_STATE = ("_good_state", "_base_pool", "_valid_latents", "_averages")
+_DERIVED_STATE = ("_good_state", "_base_pool", "_valid_latents", "_valid_base", "_averages")
 
 
 class GEBMNet(NeuralNet):
@@ -266,7 +268,7 @@ class GEBMNet(NeuralNet):
         self._since_base_step = 0
         self.n_restarts_ = 0
         self._good_state = None
-        self._base_pool = self._valid_latents = None
+        self._base_pool = self._valid_latents = self._valid_base = None
         self.base_frozen_ = False
         self._averages, self._averages_live = None, False
         return self
@@ -432,16 +434,29 @@ class GEBMNet(NeuralNet):
     def _validation_losses(self, x_data):
         self._set_training(False)
         objective = self.criterion_
-        if self._valid_latents is None:
-            self._valid_latents = self.latent(VALIDATION_SAMPLES)
         losses = {
             "valid_loss": objective.validation_loss(
-                self.module_, self.base_, x_data, self._valid_latents
+                self.module_, self.base_, x_data, self._valid_base_samples()
             )
         }
         if objective.base_loss_kind == "mle":
             losses["valid_base_loss"] = -self.base_.log_prob(x_data).mean()
         return losses
+
+    def _valid_base_samples(self):
+        """The base samples of the held-out partition estimate, computed once per base.
+
+        The batches of one validation pass share them, and a frozen base gives the same
+        ones at every epoch (its average is its weights, to the bit): sampling a flow
+        is most of a validation pass, and a flow trained on small tabular data spends
+        most of its epochs frozen.
+        """
+        version = "frozen" if self.base_frozen_ else self.n_iter_
+        if self._valid_base is None or self._valid_base[0] != version:
+            if self._valid_latents is None:
+                self._valid_latents = self.latent(VALIDATION_SAMPLES)
+            self._valid_base = version, self.base_(self._valid_latents)
+        return self._valid_base[1]
 
     def _averaged_parameters(self):
         """The parameters of every module and criterion (what :meth:`_snapshot` saves)."""
@@ -478,7 +493,8 @@ class GEBMNet(NeuralNet):
     def on_train_begin(self, net, X=None, y=None, **kwargs):
         super().on_train_begin(net, X=X, y=y, **kwargs)
         self._reset_averages()
-        self._valid_latents = None  # drawn afresh from this training's generator
+        # the validation's latents are drawn afresh from this training's generator
+        self._valid_latents = self._valid_base = None
         # a continued training's start is a finished model: a divergence in its first
         # epoch comes back here (a new one has no finite state until an epoch ends)
         self._good_state = self._snapshot() if self.n_iter_ else None
@@ -544,7 +560,7 @@ class GEBMNet(NeuralNet):
         """
         for name, state in copy.deepcopy(snapshot).items():
             getattr(self, name + "_").load_state_dict(state)
-        self._base_pool = None
+        self._base_pool = self._valid_base = None
         if self._averages is not None:  # None after training: nothing to average then
             self._reset_averages()
 

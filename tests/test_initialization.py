@@ -9,7 +9,7 @@ from sklearn.mixture import GaussianMixture
 
 from skgebm import GEBMEstimator, GEBMOutlierDetector
 from skgebm._gebm import _build_network
-from skgebm._training import ITERATIONS_PER_EPOCH, GEBMNet
+from skgebm._training import ITERATIONS_PER_EPOCH, VALIDATION_SAMPLES, GEBMNet
 from skgebm.networks import build_base, build_energy
 from skgebm.networks._bases import SHRINKAGES
 
@@ -157,6 +157,47 @@ def test_base_freezes_at_its_best_while_the_energy_goes_on(monkeypatch, correlat
     for key, value in est.base_.state_dict().items():  # the start's base
         torch.testing.assert_close(value, start.base_.state_dict()[key], atol=1e-8, rtol=0)
     assert not np.allclose(est.score_samples(correlated), start.score_samples(correlated))
+
+
+def test_validation_samples_a_frozen_base_once_and_scores_as_if_sampled_each_time(
+    monkeypatch, correlated
+):
+    # the base freezes at epoch 2 (as above); from then on every validation reuses its
+    # samples, which must be the ones a fresh draw gives, to the bit
+    validation_losses = GEBMNet._validation_losses
+    used = []  # (frozen, the samples) at each validation, kept alive
+
+    def checked(self, x_data):
+        losses = validation_losses(self, x_data)
+        with torch.no_grad():
+            fresh = self.base_(self._valid_latents)
+        samples = self._valid_base_samples()
+        assert torch.equal(samples, fresh)
+        used.append((self.base_frozen_, samples))
+        return {"valid_loss": losses["valid_loss"] - self.n_iter_,
+                "valid_base_loss": losses["valid_base_loss"] + self.n_iter_}
+
+    monkeypatch.setattr(GEBMNet, "_validation_losses", checked)
+    params = dict(max_iter=300, n_iter_no_change=2, n_partition_samples=4096, random_state=0)
+    est = GEBMEstimator(**params).fit(correlated)
+    assert est.net_.base_frozen_
+    frozen = {id(samples) for is_frozen, samples in used if is_frozen}
+    learning = {id(samples) for is_frozen, samples in used if not is_frozen}
+    assert len(used) == 300 // ITERATIONS_PER_EPOCH + 1  # the start and 12 epochs
+    assert len(frozen) == 1 and len(learning) == 3  # the start and epochs 1-2
+
+    # and the fit is the one that samples the base at every validation
+    def sampled_each_time(self):
+        if self._valid_latents is None:
+            self._valid_latents = self.latent(VALIDATION_SAMPLES)
+        return self.base_(self._valid_latents)
+
+    monkeypatch.setattr(GEBMNet, "_valid_base_samples", sampled_each_time)
+    resampled = GEBMEstimator(**params).fit(correlated)
+    assert resampled.net_.history[:, "valid_loss"] == est.net_.history[:, "valid_loss"]
+    np.testing.assert_array_equal(
+        resampled.score_samples(correlated), est.score_samples(correlated)
+    )
 
 
 def test_training_stops_on_the_model_while_the_base_still_learns(monkeypatch, correlated):

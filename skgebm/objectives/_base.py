@@ -122,12 +122,12 @@ class EnergyObjective(nn.Module, metaclass=ABCMeta):
             return -softplus(-(shifted + self.log_partition)).mean()
         return -logmeanexp(-shifted)
 
-    def validation_loss(self, energy, base, x_data, z):
+    def validation_loss(self, energy, base, x_data, x_base):
         """Held-out criterion for early stopping (lower is better).
 
         The negative log-likelihood of the model when the base has a density, with the
-        partition estimated on the base samples ``G(z)``. Otherwise the squared MMD
-        between the held-out data and the model, the samples ``G(z)`` weighted by
+        partition estimated on the base samples ``x_base``. Otherwise the squared MMD
+        between the held-out data and the model, the samples ``x_base`` weighted by
         ``exp(-E)`` (:func:`~skgebm.objectives.weighted_mmd2`): a generator has no
         likelihood, and the held-out KALE is no substitute, since it rises with the
         energy's discrimination, which is largest while the generator is poor.
@@ -138,15 +138,14 @@ class EnergyObjective(nn.Module, metaclass=ABCMeta):
             The networks.
         x_data : torch.Tensor
             Held-out data.
-        z : torch.Tensor
-            Standard normal latents of the base samples that estimate the partition.
+        x_base : torch.Tensor
+            Base samples that estimate the partition.
 
         Returns
         -------
         loss : torch.Tensor
             A scalar.
         """
-        x_base = base(z)
         energy_base = energy(x_base)
         if not base.has_density:
             return weighted_mmd2(x_base, -energy_base, x_data)
