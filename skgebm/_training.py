@@ -443,6 +443,7 @@ class GEBMNet(NeuralNet):
             losses["valid_base_loss"] = -self.base_.log_prob(x_data).mean()
         return losses
 
+    @torch.no_grad()
     def _valid_base_samples(self):
         """The base samples of the held-out partition estimate, computed once per base.
 
