@@ -9,7 +9,7 @@ from sklearn.mixture import GaussianMixture
 
 from skgebm import GEBMEstimator, GEBMOutlierDetector
 from skgebm._gebm import _build_network
-from skgebm._training import ITERATIONS_PER_EPOCH, VALIDATION_SAMPLES, GEBMNet
+from skgebm._training import ITERATIONS_PER_EPOCH, GEBMNet
 from skgebm.networks import build_base, build_energy
 from skgebm.networks._bases import SHRINKAGES
 
@@ -138,14 +138,17 @@ def test_overfitting_training_gives_back_the_start(monkeypatch, correlated):
     )
 
 
+def _base_worsens_model_improves(net, losses):
+    """Validation losses bent so that the base only gets worse, the model only better."""
+    return {"valid_loss": losses["valid_loss"] - net.n_iter_,
+            "valid_base_loss": losses["valid_base_loss"] + net.n_iter_}
+
+
 def test_base_freezes_at_its_best_while_the_energy_goes_on(monkeypatch, correlated):
-    # the base's validation only gets worse, the model's keeps improving
     validation_losses = GEBMNet._validation_losses
 
     def diverging(self, x_data):
-        losses = validation_losses(self, x_data)
-        return {"valid_loss": losses["valid_loss"] - self.n_iter_,
-                "valid_base_loss": losses["valid_base_loss"] + self.n_iter_}
+        return _base_worsens_model_improves(self, validation_losses(self, x_data))
 
     monkeypatch.setattr(GEBMNet, "_validation_losses", diverging)
     params = dict(max_iter=600, n_iter_no_change=2, n_partition_samples=4096, random_state=0)
@@ -174,8 +177,7 @@ def test_validation_samples_a_frozen_base_once_and_scores_as_if_sampled_each_tim
         samples = self._valid_base_samples()
         assert torch.equal(samples, fresh)
         used.append((self.base_frozen_, samples))
-        return {"valid_loss": losses["valid_loss"] - self.n_iter_,
-                "valid_base_loss": losses["valid_base_loss"] + self.n_iter_}
+        return _base_worsens_model_improves(self, losses)
 
     monkeypatch.setattr(GEBMNet, "_validation_losses", checked)
     params = dict(max_iter=300, n_iter_no_change=2, n_partition_samples=4096, random_state=0)
@@ -187,10 +189,11 @@ def test_validation_samples_a_frozen_base_once_and_scores_as_if_sampled_each_tim
     assert len(frozen) == 1 and len(learning) == 3  # the start and epochs 1-2
 
     # and the fit is the one that samples the base at every validation
+    cached = GEBMNet._valid_base_samples
+
     def sampled_each_time(self):
-        if self._valid_latents is None:
-            self._valid_latents = self.latent(VALIDATION_SAMPLES)
-        return self.base_(self._valid_latents)
+        self._valid_base = None  # forget the samples: drawn again from the latents
+        return cached(self)
 
     monkeypatch.setattr(GEBMNet, "_valid_base_samples", sampled_each_time)
     resampled = GEBMEstimator(**params).fit(correlated)
