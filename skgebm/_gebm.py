@@ -47,6 +47,11 @@ _MLE_BASE_LR_FACTOR = 3
 # guide).
 _AUTO_FOURIER_SCALE = 3.0
 _AUTO_FOURIER_MAX_FEATURES = 2
+# energy_min="auto": the reference implementation's clamp, and the tighter one of an energy
+# with Fourier features, which no gradient penalty keeps from digging narrow wells (see
+# the user guide).
+_REFERENCE_ENERGY_MIN = -10.0
+_SHARP_ENERGY_MIN = -3.0
 # validation_fraction="auto" with an explicit base.
 _AUTO_VALIDATION_FRACTION = 0.1
 # gradient_penalty="auto" of the image energy: the reference implementation's for images.
@@ -163,9 +168,11 @@ class GEBMEstimator(DensityMixin, BaseEstimator):
     spectral_norm : bool, default=False
         Spectrally normalise the MLP energy's layers (a hard Lipschitz control, beside
         the soft ``gradient_penalty``).
-    energy_min : float or None, default=-10.0
-        Lower clamp of the energy (as in the reference implementation); ``None``
-        disables it.
+    energy_min : float, None or "auto", default="auto"
+        Lower clamp of the energy; ``None`` disables it. ``"auto"`` is -10 (the
+        reference implementation's), or -3 for the built-in energy with Fourier
+        features, whose narrow wells at lone training points would otherwise weigh up
+        to :math:`e^{10}` in the partition function (see the user guide).
     base_loss : {"auto", "kale", "mle", "adversarial"}, default="auto"
         Base objective: ``"kale"`` is the paper's ``-logmeanexp(-E(G(z)))``; ``"mle"``
         trains an explicit base by maximum likelihood while the energy corrects it;
@@ -305,10 +312,12 @@ class GEBMEstimator(DensityMixin, BaseEstimator):
         the built-in flow's training from the data's mixture fit scored better on the
         held-out rows than its training from the data's Gaussian fit (see the user
         guide), else 1.
-    gradient_penalty_, base_loss_, base_learning_rate_, energy_fourier_scale_, precision_
+    gradient_penalty_, base_loss_, base_learning_rate_, precision_
         The training settings as used, ``"auto"`` resolved (as ``bandwidth_`` in
-        :class:`~sklearn.neighbors.KernelDensity`); ``energy_fourier_scale_`` is None
-        for an energy without Fourier features.
+        :class:`~sklearn.neighbors.KernelDensity`).
+    energy_fourier_scale_, energy_min_
+        The energy's Fourier scale (None without Fourier features) and lower clamp
+        (None without one), ``"auto"`` resolved.
     location_, scale_ : ndarray of shape (`n_features_in_`,)
         The internal standardization.
     n_features_in_ : int
@@ -356,7 +365,7 @@ class GEBMEstimator(DensityMixin, BaseEstimator):
             Interval(Real, 0, None, closed="neither"), StrOptions({"auto"}), None
         ],
         "spectral_norm": ["boolean"],
-        "energy_min": [Real, None],
+        "energy_min": [Real, None, StrOptions({"auto"})],
         "base_loss": [StrOptions({"auto", "kale", "mle", "adversarial"})],
         "gradient_penalty": [Interval(Real, 0, None, closed="left"), StrOptions({"auto"})],
         "n_cd_steps": [Interval(Integral, 1, None, closed="left")],
@@ -409,7 +418,7 @@ class GEBMEstimator(DensityMixin, BaseEstimator):
         energy_hidden_layer_sizes=(128, 128),
         energy_fourier_scale="auto",
         spectral_norm=False,
-        energy_min=-10.0,
+        energy_min="auto",
         base_loss="auto",
         gradient_penalty="auto",
         n_cd_steps=20,
@@ -634,6 +643,11 @@ class GEBMEstimator(DensityMixin, BaseEstimator):
     def energy_fourier_scale_(self):
         """The scale of the energy's Fourier features; None for an energy without them."""
         return _fourier_scale(self.energy_)
+
+    @property
+    def energy_min_(self):
+        """The energy's lower clamp, ``"auto"`` resolved (None: no clamp)."""
+        return self.energy_.minimum
 
     def _check_temperature(self, temperature=None):
         """``temperature`` (default: the parameter) as a float, checked: set after
@@ -885,6 +899,7 @@ def _build_network(
     built-in flow a :class:`~skgebm.networks.MixtureFlowBase` of that many components.
     """
     s = settings
+    fourier_scale = _energy_fourier_scale(s, n_features)
     # the networks are built and drawn on the CPU, then moved: torch draws a CPU
     # tensor only from a CPU generator, and the start is then the same on every device
     generator = torch.Generator().manual_seed(seed)
@@ -908,8 +923,8 @@ def _build_network(
         n_features,
         hidden_layer_sizes=s["energy_hidden_layer_sizes"],
         spectral_norm=s["spectral_norm"],
-        minimum=s["energy_min"],
-        fourier_scale=_energy_fourier_scale(s, n_features),
+        minimum=_energy_min(s, sharp=fourier_scale is not None),
+        fourier_scale=fourier_scale,
         neutral_start=s["start_at_data_fit"],
         image_shape=s["image_shape"],
         channels_last=on_gpu,
@@ -1119,6 +1134,13 @@ def _energy_fourier_scale(settings, n_features):
     if scale == "auto":
         return _AUTO_FOURIER_SCALE if n_features <= _AUTO_FOURIER_MAX_FEATURES else None
     return scale
+
+
+def _energy_min(settings, *, sharp):
+    """The energy's lower clamp: ``"auto"`` is tighter for a sharp built-in energy."""
+    if settings["energy_min"] != "auto":
+        return settings["energy_min"]
+    return _SHARP_ENERGY_MIN if sharp else _REFERENCE_ENERGY_MIN
 
 
 def _build_objective(settings, base, *, sharp_energy=False):

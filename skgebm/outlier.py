@@ -112,7 +112,9 @@ class GEBMOutlierDetector(OutlierMixin, GEBMEstimator):
     net_, n_iter_, energy_, base_, location_, scale_ :
         Those of the first member, ``estimators_[0]``, as are
         :meth:`~skgebm.GEBMEstimator.log_partition` and the resolved settings below.
-    gradient_penalty_, base_loss_, base_learning_rate_, energy_fourier_scale_, precision_ :
+    gradient_penalty_, base_loss_, base_learning_rate_, precision_ :
+        See :class:`~skgebm.GEBMEstimator`.
+    energy_fourier_scale_, energy_min_ :
         See :class:`~skgebm.GEBMEstimator`.
 
     See Also
@@ -212,7 +214,7 @@ class GEBMOutlierDetector(OutlierMixin, GEBMEstimator):
         energy_hidden_layer_sizes=(64, 64),
         energy_fourier_scale=None,
         spectral_norm=False,
-        energy_min=-10.0,
+        energy_min="auto",
         base_loss="auto",
         gradient_penalty=0.01,
         n_cd_steps=20,

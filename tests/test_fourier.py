@@ -6,7 +6,10 @@ import math
 import numpy as np
 import pytest
 import torch
+from sklearn.model_selection import train_test_split
+from sklearn.preprocessing import StandardScaler
 
+import skgebm._gebm
 from skgebm import GEBMEstimator, GEBMOutlierDetector
 from skgebm.metrics import median_heuristic, mmd2
 from skgebm.networks import FourierFeatures, build_energy
@@ -49,13 +52,15 @@ def test_built_energy_with_fourier_features_starts_flat_and_is_seeded():
 
 
 def _resolved(est):
-    """The Fourier scale (or None) and the gradient penalty a fitted model trained with."""
+    """The Fourier scale (or None), the gradient penalty and the energy's clamp a fitted
+    model trained with."""
     first = est.energy_.network[0]
     if isinstance(first, FourierFeatures):  # the reported scale is the frequencies' spread
         assert first.frequencies.std().item() == pytest.approx(est.energy_fourier_scale_, rel=0.5)
     else:
         assert est.energy_fourier_scale_ is None
-    return est.energy_fourier_scale_, est.gradient_penalty_
+    assert est.energy_min_ == est.energy_.minimum
+    return est.energy_fourier_scale_, est.gradient_penalty_, est.energy_min_
 
 
 @pytest.mark.parametrize(
@@ -80,7 +85,8 @@ def test_auto_uses_fourier_features_and_drops_the_penalty_in_low_dimension(
 ):
     X = np.random.RandomState(0).normal(size=(200, n_features))
     est = GEBMEstimator(**{**fast_params, "max_iter": 1, "random_state": 0, **params}).fit(X)
-    scale, gradient_penalty = _resolved(est)
+    scale, gradient_penalty, energy_min = _resolved(est)
+    assert energy_min == (-3.0 if fourier else -10.0)  # a sharp energy's tighter clamp
     assert (scale is not None) == fourier
     if fourier:  # 3 unless set; 8 frequencies for a first hidden layer of 16 units
         expected = params.get("energy_fourier_scale", 3.0)
@@ -95,7 +101,24 @@ def test_user_energy_and_detector_have_no_fourier_features(fast_params):
     est = GEBMEstimator(**{**fast_params, "max_iter": 1}, energy=user).fit(X)
     assert isinstance(est.energy_.network[0], torch.nn.Linear)
     detector = GEBMOutlierDetector(**{**fast_params, "max_iter": 1}).fit(X)
-    assert _resolved(detector) == (None, 0.01)
+    assert _resolved(detector) == (None, 0.01, -10.0)
+
+
+@pytest.mark.parametrize("energy_min", [-7.0, None])
+def test_a_set_energy_min_is_kept_with_fourier_features(fast_params, energy_min):
+    X = np.random.RandomState(0).normal(size=(200, 2))
+    est = GEBMEstimator(**{**fast_params, "max_iter": 1}, energy_min=energy_min).fit(X)
+    assert est.energy_fourier_scale_ == 3.0 and est.energy_min_ == energy_min
+
+
+def test_the_clamp_bounds_a_sharp_energy_from_below(fast_params):
+    X = np.random.RandomState(0).normal(size=(200, 2))
+    energy = GEBMEstimator(**{**fast_params, "max_iter": 1}).fit(X).energy_
+    last = [m for m in energy.modules() if isinstance(m, torch.nn.Linear)][-1]
+    with torch.no_grad():
+        last.bias.fill_(-100.0)  # a well far deeper than the clamp, everywhere
+        values = energy(torch.randn(50, 2))
+    assert torch.all(values == -3.0)
 
 
 @pytest.mark.parametrize(
@@ -151,3 +174,25 @@ def test_fourier_energy_corrects_a_blurred_flow_where_a_plain_mlp_cannot():
         for sampler in ("auto", "kinetic")
     }
     assert distances["auto"] < 0.005 and distances["auto"] < distances["kinetic"], distances
+
+
+
+@pytest.mark.slow
+def test_the_sharp_clamp_bounds_what_wells_at_lone_rows_cost(monkeypatch):
+    # A noisy parabola, trained from one Gaussian (the mixture start would cover its
+    # tails itself). With the reference clamp of -10 the energy dug wells at two lone
+    # rows of the tails and scored 0.30 nats below its own base (-2.401 against -2.100).
+    monkeypatch.setattr(skgebm._gebm, "_mixture_start", lambda *args: None)
+    rng = np.random.RandomState(0)
+    x = rng.normal(size=4000)
+    X = np.c_[x, 0.5 * x**2 + 0.3 * rng.normal(size=4000)]
+    X, X_test = train_test_split(X, test_size=0.5, random_state=0)
+    scaler = StandardScaler().fit(X)
+    X, X_test = scaler.transform(X), scaler.transform(X_test)
+    est = GEBMEstimator(device="cpu", random_state=0).fit(X)
+    with torch.no_grad():
+        energies = est.energy_(torch.as_tensor(est._standardized(X), dtype=torch.float32))
+    assert est.energy_min_ == -3.0 and energies.min().item() == -3.0  # wells, clamped
+    gebm = est.score(X_test)
+    base = est.set_params(temperature=float("inf")).score(X_test)
+    assert gebm - base > -0.06, (gebm, base)
