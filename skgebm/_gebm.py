@@ -23,7 +23,14 @@ from torch import nn
 from torch.utils.data import TensorDataset
 
 from ._training import ITERATIONS_PER_EPOCH, VALIDATION_SAMPLES, EarlyStopping, GEBMNet
-from .networks import FourierFeatures, build_base, build_energy, select_mixture
+from .networks import (
+    FlowBase,
+    FourierFeatures,
+    MixtureFlowBase,
+    build_base,
+    build_energy,
+    select_mixture,
+)
 from .objectives import OBJECTIVES, logmeanexp
 from .samplers import make_sampler
 
@@ -47,9 +54,9 @@ _MLE_BASE_LR_FACTOR = 3
 # guide).
 _AUTO_FOURIER_SCALE = 3.0
 _AUTO_FOURIER_MAX_FEATURES = 2
-# energy_min="auto": the reference implementation's clamp, and the tighter one of an energy
-# with Fourier features, which no gradient penalty keeps from digging narrow wells (see
-# the user guide).
+# energy_min="auto": the reference implementation's clamp, and the tighter one of a sharp
+# energy that only corrects a flow, which no gradient penalty keeps from digging narrow
+# wells (see the user guide).
 _REFERENCE_ENERGY_MIN = -10.0
 _SHARP_ENERGY_MIN = -3.0
 # validation_fraction="auto" with an explicit base.
@@ -170,9 +177,11 @@ class GEBMEstimator(DensityMixin, BaseEstimator):
         the soft ``gradient_penalty``).
     energy_min : float, None or "auto", default="auto"
         Lower clamp of the energy; ``None`` disables it. ``"auto"`` is -10 (the
-        reference implementation's), or -3 for the built-in energy with Fourier
-        features, whose narrow wells at lone training points would otherwise weigh up
-        to :math:`e^{10}` in the partition function (see the user guide).
+        reference implementation's), or -3 where the energy only corrects a flow: the
+        KALE of the built-in energy with Fourier features on a flow trained by maximum
+        likelihood (the defaults on one or two features), whose narrow wells at lone
+        training rows would otherwise weigh up to :math:`e^{10}` in the partition
+        function (see the user guide).
     base_loss : {"auto", "kale", "mle", "adversarial"}, default="auto"
         Base objective: ``"kale"`` is the paper's ``-logmeanexp(-E(G(z)))``; ``"mle"``
         trains an explicit base by maximum likelihood while the energy corrects it;
@@ -899,7 +908,6 @@ def _build_network(
     built-in flow a :class:`~skgebm.networks.MixtureFlowBase` of that many components.
     """
     s = settings
-    fourier_scale = _energy_fourier_scale(s, n_features)
     # the networks are built and drawn on the CPU, then moved: torch draws a CPU
     # tensor only from a CPU generator, and the start is then the same on every device
     generator = torch.Generator().manual_seed(seed)
@@ -918,12 +926,13 @@ def _build_network(
         n_components=n_components,
         generator=generator,
     ).to(device, memory_format=layout)
+    fourier_scale = _energy_fourier_scale(s, n_features)
     energy = build_energy(
         s["energy"],
         n_features,
         hidden_layer_sizes=s["energy_hidden_layer_sizes"],
         spectral_norm=s["spectral_norm"],
-        minimum=_energy_min(s, sharp=fourier_scale is not None),
+        minimum=_energy_min(s, base, sharp=fourier_scale is not None),
         fourier_scale=fourier_scale,
         neutral_start=s["start_at_data_fit"],
         image_shape=s["image_shape"],
@@ -1136,11 +1145,23 @@ def _energy_fourier_scale(settings, n_features):
     return scale
 
 
-def _energy_min(settings, *, sharp):
-    """The energy's lower clamp: ``"auto"`` is tighter for a sharp built-in energy."""
+def _energy_min(settings, base, *, sharp):
+    """The energy's lower clamp: ``"auto"`` is tighter where a sharp energy only corrects
+    a flow trained by maximum likelihood.
+
+    There the flow carries the data's modes and the energy, which starts at 0, stays
+    near it but at lone rows. A weak base (a Gaussian, a generator) or an objective
+    that leaves the energy's level free (score matching) may need it far lower.
+    """
     if settings["energy_min"] != "auto":
         return settings["energy_min"]
-    return _SHARP_ENERGY_MIN if sharp else _REFERENCE_ENERGY_MIN
+    corrects_a_flow = (
+        sharp
+        and settings["objective"] == "kale"
+        and settings["base_loss"] in ("auto", "mle")
+        and isinstance(base, (FlowBase, MixtureFlowBase))
+    )
+    return _SHARP_ENERGY_MIN if corrects_a_flow else _REFERENCE_ENERGY_MIN
 
 
 def _build_objective(settings, base, *, sharp_energy=False):

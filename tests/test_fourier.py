@@ -64,35 +64,38 @@ def _resolved(est):
 
 
 @pytest.mark.parametrize(
-    "n_features, params, fourier, penalty",
+    "n_features, params, fourier, penalty, clamp",
     [
-        (1, {}, True, 0.0),  # low dimension: Fourier features, no gradient penalty
-        (2, {}, True, 0.0),
-        (3, {}, False, 0.1),  # raw features and the reference penalty above
-        (2, {"energy_fourier_scale": None}, False, 0.1),
-        (5, {"energy_fourier_scale": 1.5}, True, 0.0),
-        (2, {"gradient_penalty": 0.3}, True, 0.3),
+        # low dimension: Fourier features, no gradient penalty, the tighter clamp
+        (1, {}, True, 0.0, -3.0),
+        (2, {}, True, 0.0, -3.0),
+        (3, {}, False, 0.1, -10.0),  # raw features, the reference penalty and clamp above
+        (2, {"energy_fourier_scale": None}, False, 0.1, -10.0),
+        (5, {"energy_fourier_scale": 1.5}, True, 0.0, -3.0),
+        (2, {"gradient_penalty": 0.3}, True, 0.3, -3.0),
+        # a Gaussian base leaves the energy the data's modes to make: it may go deep
+        (2, {"base": "gaussian"}, True, 0.0, -10.0),
         # a generator base is trained against the energy: it keeps the penalty
-        (2, {"base": "generator"}, True, 0.1),
-        (2, {"base": "flow", "base_loss": "kale"}, True, 0.1),
+        (2, {"base": "generator"}, True, 0.1, -10.0),
+        (2, {"base": "flow", "base_loss": "kale"}, True, 0.1, -10.0),
         # the other objectives have no early-stopped KALE to keep a sharp energy honest
-        (2, {"objective": "dsm"}, True, 0.1),
-        (2, {"objective": "cd"}, True, 0.1),
+        (2, {"objective": "dsm"}, True, 0.1, -10.0),
+        (2, {"objective": "cd"}, True, 0.1, -10.0),
     ],
 )
 def test_auto_uses_fourier_features_and_drops_the_penalty_in_low_dimension(
-    fast_params, n_features, params, fourier, penalty
+    fast_params, n_features, params, fourier, penalty, clamp
 ):
     X = np.random.RandomState(0).normal(size=(200, n_features))
     est = GEBMEstimator(**{**fast_params, "max_iter": 1, "random_state": 0, **params}).fit(X)
     scale, gradient_penalty, energy_min = _resolved(est)
-    assert energy_min == (-3.0 if fourier else -10.0)  # a sharp energy's tighter clamp
     assert (scale is not None) == fourier
     if fourier:  # 3 unless set; 8 frequencies for a first hidden layer of 16 units
         expected = params.get("energy_fourier_scale", 3.0)
         assert est.energy_.network[0].frequencies.shape == (n_features, 8)
         assert scale == expected
     assert gradient_penalty == penalty
+    assert energy_min == clamp
 
 
 def test_user_energy_and_detector_have_no_fourier_features(fast_params):
