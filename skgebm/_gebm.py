@@ -1150,7 +1150,7 @@ def _energy_min(settings, base, *, sharp):
     a flow trained by maximum likelihood.
 
     There the flow carries the data's modes and the energy, which starts at 0, stays
-    near it but at lone rows. A weak base (a Gaussian, a generator) or an objective
+    near it except at lone rows. A weak base (a Gaussian, a generator) or an objective
     that leaves the energy's level free (score matching) may need it far lower.
     """
     if settings["energy_min"] != "auto":

@@ -83,7 +83,7 @@ def _resolved(est):
         (2, {"objective": "cd"}, True, 0.1, -10.0),
     ],
 )
-def test_auto_uses_fourier_features_and_drops_the_penalty_in_low_dimension(
+def test_auto_sharp_energy_in_low_dimension_no_penalty_and_a_tighter_clamp(
     fast_params, n_features, params, fourier, penalty, clamp
 ):
     X = np.random.RandomState(0).normal(size=(200, n_features))
