@@ -23,6 +23,7 @@ from torch import nn
 from torch.utils.data import TensorDataset
 
 from ._training import ITERATIONS_PER_EPOCH, VALIDATION_SAMPLES, EarlyStopping, GEBMNet
+from .exceptions import PartitionEstimateWarning
 from .networks import (
     FlowBase,
     FourierFeatures,
@@ -44,6 +45,9 @@ _CHUNK = 2048
 _HELD_OUT_PARTITION_SAMPLES = 65536
 # Standardized coordinates are scored at most this far out (see _density_terms).
 _FAR = 1e150
+# The standard error of the log-partition estimate, in nats, above which scoring warns
+# (an effective sample size of about 400).
+_MAX_PARTITION_ERROR = 0.05
 # Chains per sampler run: their states and gradients are held at once.
 _MCMC_CHUNK = 4096
 # base_learning_rate="auto": a base trained by maximum likelihood steps this many times
@@ -706,13 +710,32 @@ class GEBMEstimator(DensityMixin, BaseEstimator):
         -------
         log_partition : float
             Zero for :math:`T = \infty`.
+
+        Warns
+        -----
+        PartitionEstimateWarning
+            When a few samples carry the estimate: its standard error,
+            :math:`\sqrt{1/N_{\mathrm{eff}} - 1/N}` for the weights' effective sample
+            size :math:`N_{\mathrm{eff}}`, is above 0.05 nats. Every score shares it.
         """
         check_is_fitted(self)
         temperature = self._check_temperature(temperature)
         if math.isinf(temperature):
             return 0.0
         _, _, base_energies = self._scoring_state()
-        return float(logmeanexp(-base_energies / temperature))
+        log_weights = -base_energies / temperature
+        error = _log_mean_standard_error(log_weights)
+        if error > _MAX_PARTITION_ERROR:
+            warnings.warn(
+                f"At temperature {temperature:g} a few of the {len(log_weights)} base "
+                f"samples carry the estimate of the log-partition function: its "
+                f"standard error is {error:.2g} nats, and every score shares it. Raise "
+                "n_partition_samples; if that does not help, the energy has narrow "
+                "wells (see energy_min).",
+                PartitionEstimateWarning,
+                stacklevel=2,
+            )
+        return float(logmeanexp(log_weights))
 
     def score_samples(self, X):
         r"""Log-density of the model at ``X`` (in ``X``'s units).
@@ -1023,6 +1046,15 @@ def _scoring_networks(net, n_partition_samples, seed):
             z = torch.randn(size, base.latent_dim, generator=generator)
             energies.append(energy(base(z.to(net.device).double())))
     return energy, base, torch.cat(energies)
+
+
+def _log_mean_standard_error(log_weights):
+    """Standard error of ``logmeanexp(log_weights)`` as an estimate of the log of the
+    weights' mean: ``sqrt(1 / ESS - 1 / n)`` by the delta method, with ``ESS`` Kish's
+    effective sample size of the weights."""
+    weights = torch.exp(log_weights - log_weights.max())
+    effective_size = float(weights.sum() ** 2 / weights.square().sum())
+    return math.sqrt(max(1.0 / effective_size - 1.0 / len(weights), 0.0))
 
 
 def _held_out_loss(net, X_valid, seed):

@@ -14,8 +14,10 @@ from torch import nn
 from torch.utils.data import TensorDataset
 
 from skgebm import GEBMEstimator, TrainingDivergedError
+from skgebm._gebm import _log_mean_standard_error
 from skgebm._training import ITERATIONS_PER_EPOCH
 from skgebm.datasets import eight_gaussians_log_density, make_eight_gaussians
+from skgebm.exceptions import PartitionEstimateWarning
 
 
 @pytest.fixture(scope="module")
@@ -94,6 +96,46 @@ def test_n_partition_samples_is_read_at_inference(fitted):
 def test_log_partition_checks_its_temperature(fitted, temperature):
     with pytest.raises(ValueError, match="temperature"):
         fitted.log_partition(temperature)
+
+
+def test_log_partition_standard_error_matches_the_spread_of_repeated_estimates():
+    # log-normal weights: the estimate's spread over independent draws is what the
+    # delta method predicts from one draw
+    generator = torch.Generator().manual_seed(0)
+    draws = torch.randn(400, 2000, generator=generator, dtype=torch.float64) * 1.5
+    estimates = torch.logsumexp(draws, dim=1) - math.log(2000)
+    predicted = np.mean([_log_mean_standard_error(d) for d in draws])
+    assert predicted == pytest.approx(estimates.std().item(), rel=0.15)
+    assert _log_mean_standard_error(torch.zeros(100, dtype=torch.float64)) == 0.0
+    one = torch.tensor([0.0] + [-1000.0] * 99, dtype=torch.float64)  # one sample carries it
+    assert _log_mean_standard_error(one) == pytest.approx(math.sqrt(1 - 1 / 100))
+
+
+class _Well(nn.Module):
+    """A narrow well at (2, 2) (standardized units), ``depth`` deep and ``width`` wide,
+    flat elsewhere."""
+
+    def __init__(self, depth, width=0.05):
+        super().__init__()
+        self.depth, self.width = depth, width
+
+    def forward(self, x):
+        return -self.depth * torch.exp(-(x - 2.0).square().sum(dim=1) / (2 * self.width**2))
+
+
+@pytest.mark.parametrize("depth, warns", [(0.5, False), (12.0, True)])
+def test_a_partition_estimate_carried_by_a_few_samples_is_reported(depth, warns):
+    X = np.random.RandomState(0).normal(size=(300, 2))
+    est = GEBMEstimator(base="gaussian", energy=_Well(depth), energy_min=None, max_iter=1,
+                        random_state=0, device="cpu").fit(X)
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        est.score(X)
+        est.log_partition(float("inf"))  # the base alone: no estimate, no warning
+    messages = [str(w.message) for w in caught if w.category is PartitionEstimateWarning]
+    # a 12-deep well holds 2e-5 of the base's mass and e^12 times its weight: a sample
+    # or two of 65,536 carry the estimate
+    assert len(messages) == warns and all("standard error is 0.48 nats" in m for m in messages)
 
 
 def test_samples_without_mcmc_are_base_samples(fitted):

@@ -1,6 +1,7 @@
 """GEBMOutlierDetector: sklearn's outlier API, thresholds and robust scores."""
 
 import inspect
+import warnings
 
 import numpy as np
 import pytest
@@ -12,6 +13,7 @@ from sklearn.preprocessing import StandardScaler
 from sklearn.utils.estimator_checks import parametrize_with_checks
 
 from skgebm import GEBMEstimator, GEBMOutlierDetector
+from skgebm.exceptions import PartitionEstimateWarning
 
 from .conftest import FAST
 
@@ -250,3 +252,17 @@ def test_five_members_rank_outliers_more_steadily_than_one_fit():
     single, mixture = roc_aucs(1), roc_aucs(5)
     assert np.std(mixture) < 0.6 * np.std(single)
     assert min(mixture) > 0.85
+
+
+def test_members_partition_errors_are_not_reported_by_the_scores():
+    from .test_gebm import _Well
+
+    X = np.random.RandomState(0).normal(size=(300, 2))
+    detector = GEBMOutlierDetector(base="gaussian", energy=_Well(12.0, width=0.2), energy_min=None,
+                                   n_estimators=2, max_iter=1, random_state=0).fit(X)
+    with pytest.warns(PartitionEstimateWarning, match="standard error"):
+        detector.estimators_[0].log_partition()  # the member's estimate is poor
+    with warnings.catch_warnings():
+        warnings.simplefilter("error", PartitionEstimateWarning)
+        scores = detector.score_samples(X)
+    assert np.all(np.isfinite(scores))
