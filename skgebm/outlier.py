@@ -94,6 +94,10 @@ class GEBMOutlierDetector(OutlierMixin, GEBMEstimator):
         Base samples of the estimate of :math:`\log Z_T` (the estimator's default is
         65536); it shifts every score by the same constant, so it does not change the
         ranking.
+    tail_weight : float in [0, 1) or "auto", default="auto"
+        As in :class:`~skgebm.GEBMEstimator`, with its default: each member's density
+        mixed with a heavy-tailed component of this weight. It changes a score only
+        far beyond the training rows, where every point is an outlier.
     standardize, validation_fraction, n_iter_no_change, precision, device
         As in :class:`~skgebm.GEBMEstimator`, with its defaults. Early stopping on a
         held-out tenth of the rows keeps the flow from overfitting data sets with
@@ -130,11 +134,13 @@ class GEBMOutlierDetector(OutlierMixin, GEBMEstimator):
     The score is the log-density of the uniform mixture of the members,
     :math:`\log \frac{1}{K} \sum_k q_k(x)` with
     :math:`\log q_k(x) = \log b_k(x) - E_k(x)/T - \log \hat Z_{T,k}` for a base with
-    a density (flow or Gaussian): a normalized density like each member's, and by
-    Jensen's inequality at least their mean log-likelihood on any data. Each energy
-    is clamped below at ``energy_min`` (and a SiLU MLP grows at most linearly), while
-    each base's log-density decays quadratically away from the data, so points far
-    from the data score low whatever the energy learned there. A generator base has
+    a density (flow or Gaussian), mixed with the heavy-tailed component of
+    ``tail_weight``: a normalized density like each member's, and by Jensen's
+    inequality at least their mean log-likelihood on any data. Each energy is clamped
+    below at ``energy_min`` (and a SiLU MLP grows at most linearly), while each base's
+    log-density decays quadratically away from the data, and the tail component's
+    logarithmically, so points far from the data score low whatever the energy
+    learned there. A generator base has
     no density, and the log density ratio :math:`-E(x)/T - \log \hat Z_T` it gives
     can be flat far from the data and the base samples; the score then adds the
     standard normal log-density of the standardized point, so that it decays too.
@@ -237,6 +243,7 @@ class GEBMOutlierDetector(OutlierMixin, GEBMEstimator):
         n_mcmc_steps=100,
         mcmc_step_size=0.05,
         n_partition_samples=16384,
+        tail_weight="auto",
         standardize=True,
         validation_fraction="auto",
         n_iter_no_change=40,
@@ -281,6 +288,7 @@ class GEBMOutlierDetector(OutlierMixin, GEBMEstimator):
             n_mcmc_steps=n_mcmc_steps,
             mcmc_step_size=mcmc_step_size,
             n_partition_samples=n_partition_samples,
+            tail_weight=tail_weight,
             standardize=standardize,
             validation_fraction=validation_fraction,
             n_iter_no_change=n_iter_no_change,
@@ -421,16 +429,16 @@ class GEBMOutlierDetector(OutlierMixin, GEBMEstimator):
 
     def _terms(self, X):
         """The members' temperature-free terms of the scores of validated ``X``
-        (:meth:`GEBMEstimator._density_terms`), stacked: shape ``(2, n_members, n)``."""
-        log_base, energies = zip(*(member._density_terms(X) for member in self._members()))
-        log_base = np.stack(log_base)
+        (:meth:`GEBMEstimator._density_terms`), stacked: shape ``(3, n_members, n)``."""
+        terms = zip(*(member._density_terms(X) for member in self._members()))
+        log_base, energies, log_tail = (np.stack(term) for term in terms)
         if not self.base_.has_density:  # the same for every member
             standardized = (X - self.location_) / self.scale_
             n_features = X.shape[1]
             with np.errstate(over="ignore"):  # -inf beyond the float range
                 log_base = log_base - 0.5 * (standardized**2).sum(axis=1)
             log_base = log_base - 0.5 * n_features * np.log(2 * np.pi)
-        return np.stack([log_base, np.stack(energies)])
+        return np.stack([log_base, energies, log_tail])
 
     def _scores_of(self, terms):
         """The scores of :meth:`_terms` at the current temperature.
@@ -443,8 +451,8 @@ class GEBMOutlierDetector(OutlierMixin, GEBMEstimator):
         with warnings.catch_warnings():
             warnings.simplefilter("ignore", PartitionEstimateWarning)
             log_densities = [
-                member._log_density(log_base, energies)
-                for member, log_base, energies in zip(self._members(), *terms)
+                member._log_density(*member_terms)
+                for member, *member_terms in zip(self._members(), *terms)
             ]
         return logsumexp(log_densities, axis=0) - np.log(len(log_densities))
 

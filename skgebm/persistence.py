@@ -22,7 +22,8 @@ __all__ = ["load", "save"]
 
 # skgebm-2: a detector holds its members, each saved as an estimator
 # skgebm-3: a detector holds its training rows' score terms, not a fixed threshold
-_FORMAT = "skgebm-3"
+# skgebm-4: an estimator holds its heavy-tailed component (tail_weight)
+_FORMAT = "skgebm-4"
 _CLASSES = {cls.__name__: cls for cls in (GEBMEstimator, GEBMOutlierDetector)}
 _MEMBER_CLASSES = {**_CLASSES, _Member.__name__: _Member}
 _NETWORK_PARTS = ("module_", "base_", "criterion_", "optimizer_", "optimizer_base_")

@@ -92,7 +92,7 @@ def test_save_load_keeps_the_outlier_threshold(frame, fast_params, tmp_path):
 def test_saved_file_holds_data_only(frame, fast_params, tmp_path):
     save(GEBMEstimator(random_state=0, **fast_params).fit(frame), tmp_path / "model.pt")
     state = torch.load(tmp_path / "model.pt", weights_only=True)  # refuses any code
-    assert state["format"] == "skgebm-3"
+    assert state["format"] == "skgebm-4"
 
 
 def test_save_refuses_what_needs_pickle(frame, fast_params, tmp_path):
@@ -222,5 +222,5 @@ for est in (joblib.load({str(tmp_path / "model.joblib")!r}),
 
 def test_load_names_another_file_format(tmp_path):
     torch.save({"format": "skgebm-2", "skgebm_version": "0.0.1"}, tmp_path / "old.pt")
-    with pytest.raises(ValueError, match="format 'skgebm-2' of skgebm 0.0.1.*reads 'skgebm-3'"):
+    with pytest.raises(ValueError, match="format 'skgebm-2' of skgebm 0.0.1.*reads 'skgebm-4'"):
         load(tmp_path / "old.pt")
