@@ -94,10 +94,13 @@ class GEBMOutlierDetector(OutlierMixin, GEBMEstimator):
         Base samples of the estimate of :math:`\log Z_T` (the estimator's default is
         65536); it shifts every score by the same constant, so it does not change the
         ranking.
-    tail_weight : float in [0, 1) or "auto", default="auto"
-        As in :class:`~skgebm.GEBMEstimator`, with its default: each member's density
-        mixed with a heavy-tailed component of this weight. It changes a score only
-        far beyond the training rows, where every point is an outlier.
+    tail_weight : float in [0, 1) or "auto", default=0.0
+        Each member's density mixed with a heavy-tailed component of this weight, see
+        :class:`~skgebm.GEBMEstimator`, whose default (``"auto"``) is not used: a
+        ranking needs no mass far out, and the Cauchy's slow decay lifts points beyond
+        the training rows toward the inliers of sparse regions. With ``"auto"``
+        the mean ROC-AUC on the ODDS sets falls from 0.840 to 0.838 (``ionosphere``
+        0.944 to 0.936, ``satimage-2`` 0.994 to 0.990, ``musk`` 0.997 to 1.000).
     standardize, validation_fraction, n_iter_no_change, precision, device
         As in :class:`~skgebm.GEBMEstimator`, with its defaults. Early stopping on a
         held-out tenth of the rows keeps the flow from overfitting data sets with
@@ -120,7 +123,7 @@ class GEBMOutlierDetector(OutlierMixin, GEBMEstimator):
         :meth:`~skgebm.GEBMEstimator.log_partition` and the resolved settings below.
     gradient_penalty_, base_loss_, base_learning_rate_, precision_ :
         See :class:`~skgebm.GEBMEstimator`.
-    energy_fourier_scale_, energy_min_ :
+    energy_fourier_scale_, energy_min_, tail_weight_ :
         See :class:`~skgebm.GEBMEstimator`.
 
     See Also
@@ -135,11 +138,11 @@ class GEBMOutlierDetector(OutlierMixin, GEBMEstimator):
     :math:`\log \frac{1}{K} \sum_k q_k(x)` with
     :math:`\log q_k(x) = \log b_k(x) - E_k(x)/T - \log \hat Z_{T,k}` for a base with
     a density (flow or Gaussian), mixed with the heavy-tailed component of
-    ``tail_weight``: a normalized density like each member's, and by Jensen's
+    ``tail_weight`` if any: a normalized density like each member's, and by Jensen's
     inequality at least their mean log-likelihood on any data. Each energy is clamped
     below at ``energy_min`` (and a SiLU MLP grows at most linearly), while each base's
-    log-density decays quadratically away from the data, and the tail component's
-    logarithmically, so points far from the data score low whatever the energy
+    log-density decays quadratically away from the data (a tail component's,
+    logarithmically), so points far from the data score low whatever the energy
     learned there. A generator base has
     no density, and the log density ratio :math:`-E(x)/T - \log \hat Z_T` it gives
     can be flat far from the data and the base samples; the score then adds the
@@ -243,7 +246,7 @@ class GEBMOutlierDetector(OutlierMixin, GEBMEstimator):
         n_mcmc_steps=100,
         mcmc_step_size=0.05,
         n_partition_samples=16384,
-        tail_weight="auto",
+        tail_weight=0.0,
         standardize=True,
         validation_fraction="auto",
         n_iter_no_change=40,
@@ -383,6 +386,7 @@ class GEBMOutlierDetector(OutlierMixin, GEBMEstimator):
         first = members[0]
         self.net_, self.n_iter_ = first.net_, first.n_iter_
         self.location_, self.scale_ = first.location_, first.scale_
+        self._n_fit_rows = first._n_fit_rows
         self._partition_seed, self._scoring_cache = first._partition_seed, None
         return self._set_offset(X)
 

@@ -11,7 +11,7 @@ from sklearn.covariance import ledoit_wolf
 from sklearn.datasets import make_moons
 
 from .conftest import FAST
-from skgebm import GEBMEstimator
+from skgebm import GEBMEstimator, GEBMOutlierDetector
 from skgebm._tail import fit_tail, sample_tail, tail_log_density
 
 
@@ -147,3 +147,16 @@ def test_bad_tail_weights_are_refused_at_fit_and_at_inference(fitted, data, weig
             fitted.sample(3)
     finally:
         fitted.set_params(tail_weight="auto")
+
+
+def test_the_detector_ranks_without_the_tail_unless_asked(data):
+    detector = GEBMOutlierDetector(n_estimators=2, random_state=0, **FAST).fit(data)
+    assert detector.tail_weight_ == 0
+    assert all(member.tail_weight_ == 0 for member in detector.estimators_)
+    plain = detector.score_samples(data)
+    detector.set_params(tail_weight="auto")
+    assert detector.tail_weight_ == 1 / (len(data) + 1)
+    members = np.array([member.score_samples(data) for member in detector._members()])
+    mixed = detector.score_samples(data)
+    np.testing.assert_allclose(mixed, np.log(np.exp(members).mean(0)), rtol=1e-12)
+    assert np.all(mixed >= plain + np.log1p(-detector.tail_weight_) - 1e-9)
