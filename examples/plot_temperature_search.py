@@ -115,7 +115,11 @@ for ax, temperature in zip(axes[1:], [float("inf"), search.best_params_["tempera
     ax.scatter(*model.sample(2000, random_state=1).T, s=2, alpha=0.5)
     alone = temperature == float("inf")
     ax.set_title("base alone (T = inf)" if alone else f"GEBM, T = {temperature}")
+low, high = X.min(axis=0), X.max(axis=0)  # the data's frame: a rare sample of the
+margin = 0.1 * (high - low)  # heavy-tailed component (tail_weight) may fall beyond it
 for ax in axes:
+    ax.set_xlim(low[0] - margin[0], high[0] + margin[0])
+    ax.set_ylim(low[1] - margin[1], high[1] + margin[1])
     ax.set_aspect("equal")
 fig.tight_layout()
 plt.show()
