@@ -692,13 +692,19 @@ class GEBMEstimator(DensityMixin, BaseEstimator):
         check_is_fitted(self)
         if not self.base_.has_density:
             return 0.0
-        weight = self.tail_weight  # an inference setting: may change after fit
+        weight = self._inference_parameter("tail_weight")
+        return 1.0 / (self._n_fit_rows + 1) if weight == "auto" else float(weight)
+
+    def _inference_parameter(self, name):
+        """Parameter ``name``, checked: read at inference, it may be set after fitting,
+        which does not validate it."""
+        value = getattr(self, name)
         validate_parameter_constraints(
-            {"tail_weight": self._parameter_constraints["tail_weight"]},
-            {"tail_weight": weight},
+            {name: self._parameter_constraints[name]},
+            {name: value},
             caller_name=type(self).__name__,
         )
-        return 1.0 / (self._n_fit_rows + 1) if weight == "auto" else float(weight)
+        return value
 
     def _check_temperature(self, temperature=None):
         """``temperature`` (default: the parameter) as a float, checked: set after
@@ -721,12 +727,7 @@ class GEBMEstimator(DensityMixin, BaseEstimator):
         per fit, so the scores do not depend on the device; every temperature's
         partition function is a logsumexp over their energies.
         """
-        n_samples = self.n_partition_samples  # an inference setting: may change after fit
-        validate_parameter_constraints(
-            {"n_partition_samples": self._parameter_constraints["n_partition_samples"]},
-            {"n_partition_samples": n_samples},
-            caller_name=type(self).__name__,
-        )
+        n_samples = self._inference_parameter("n_partition_samples")
         cache = getattr(self, "_scoring_cache", None)
         if cache is None or cache[0] != n_samples:
             networks = _scoring_networks(self.net_, n_samples, self._partition_seed)
@@ -812,6 +813,7 @@ class GEBMEstimator(DensityMixin, BaseEstimator):
         the tail component's ``log c(x)``, the densities with the standardization's
         Jacobian."""
         energy, base, _ = self._scoring_state()
+        tail = self._tail_location, self._tail_scale_tril
         log_base, energies, log_tail = [], [], []
         with torch.no_grad(), np.errstate(over="ignore"):
             for start in range(0, len(X), _CHUNK):  # bounded memory for any number of rows
@@ -822,7 +824,6 @@ class GEBMEstimator(DensityMixin, BaseEstimator):
                 x = torch.as_tensor(rows, dtype=torch.float64, device=self.net_.device)
                 if base.has_density:
                     log_base.append(base.log_prob(x).cpu().numpy())
-                    tail = self._tail_location, self._tail_scale_tril
                     log_tail.append(tail_log_density(rows, *tail))
                 else:
                     log_base.append(np.zeros(len(x)))
@@ -897,7 +898,7 @@ class GEBMEstimator(DensityMixin, BaseEstimator):
         """
         check_is_fitted(self)
         _check_n_samples(n_samples)
-        temperature = self._check_temperature()
+        temperature, tail_weight = self._check_temperature(), self.tail_weight_
         rng = check_random_state(self.random_state if random_state is None else random_state)
         device = self.net_.device
         generator = torch.Generator(device=device).manual_seed(int(rng.randint(2**31 - 1)))
@@ -918,7 +919,7 @@ class GEBMEstimator(DensityMixin, BaseEstimator):
         if self.verbose and diagnostics is not None:
             print(diagnostics)
         # drawn after the chains, which then run the same with any tail weight
-        from_tail = torch.rand(n_samples, generator=generator, device=device) < self.tail_weight_
+        from_tail = torch.rand(n_samples, generator=generator, device=device) < tail_weight
         from_tail = from_tail.cpu().numpy()
         if from_tail.any():
             tail = self._tail_location, self._tail_scale_tril
