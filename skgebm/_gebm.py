@@ -2,7 +2,6 @@
 
 import copy
 import math
-import warnings
 from numbers import Integral, Real
 
 import numpy as np
@@ -24,6 +23,7 @@ from torch.utils.data import TensorDataset
 
 from ._tail import fit_tail, sample_tail, tail_log_density
 from ._training import ITERATIONS_PER_EPOCH, VALIDATION_SAMPLES, EarlyStopping, GEBMNet
+from ._warn import warn
 from .exceptions import PartitionEstimateWarning
 from .networks import (
     FlowBase,
@@ -616,11 +616,10 @@ class GEBMEstimator(DensityMixin, BaseEstimator):
         self.n_iter_ = self.net_.n_iter_
         self._scoring_cache = None
         if self.net_.interrupted_:
-            warnings.warn(
+            warn(
                 f"Training was interrupted at iteration {self.n_iter_}; the estimator "
                 "keeps the weights reached so far (partial_fit continues from them).",
                 UserWarning,
-                stacklevel=3,
             )
         return self
 
@@ -765,14 +764,13 @@ class GEBMEstimator(DensityMixin, BaseEstimator):
         log_weights = -base_energies / temperature
         error = _log_mean_standard_error(log_weights)
         if error > _MAX_PARTITION_ERROR:
-            warnings.warn(
+            warn(
                 f"At temperature {temperature:g} a few of the {len(log_weights)} base "
                 f"samples carry the estimate of the log-partition function: its "
                 f"standard error is {error:.2g} nats, and every score shares it. Raise "
                 "n_partition_samples; if that does not help, the energy has narrow "
                 "wells (see energy_min).",
                 PartitionEstimateWarning,
-                stacklevel=2,
             )
         return float(logmeanexp(log_weights))
 

@@ -31,7 +31,6 @@ same losses to the bit, and a flow on small tabular data is frozen for most epoc
 
 import copy
 import math
-import warnings
 
 import torch
 from skorch import NeuralNet
@@ -39,6 +38,7 @@ from skorch.callbacks import Callback, EpochTimer, PrintLog
 from skorch.utils import to_device
 from torch.utils.data import TensorDataset
 
+from ._warn import warn
 from .exceptions import TrainingDivergedError
 
 __all__ = [
@@ -584,11 +584,10 @@ class GEBMNet(NeuralNet):
             for group, rate in zip(getattr(self, name + "_").param_groups, rates[name]):
                 group["lr"] = 0.5 * rate
         self.n_restarts_ += 1
-        warnings.warn(
+        warn(
             f"Training diverged at iteration {self.n_iter_} ({bad}); restored the last "
             "finite state and halved the learning rates.",
             RuntimeWarning,
-            stacklevel=2,
         )
 
     def __getstate__(self):

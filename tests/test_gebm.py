@@ -132,10 +132,13 @@ def test_a_partition_estimate_carried_by_a_few_samples_is_reported(depth, warns)
         warnings.simplefilter("always")
         est.score(X)
         est.log_partition(float("inf"))  # the base alone: no estimate, no warning
-    messages = [str(w.message) for w in caught if w.category is PartitionEstimateWarning]
+    reported = [w for w in caught if w.category is PartitionEstimateWarning]
     # a 12-deep well holds 2e-5 of the base's mass and e^12 times its weight: a sample
     # or two of 65,536 carry the estimate
-    assert len(messages) == warns and all("standard error is 0.48 nats" in m for m in messages)
+    assert len(reported) == warns
+    assert all("standard error is 0.48 nats" in str(w.message) for w in reported)
+    # raised three calls deep (score, score_samples, log_partition), it names this line
+    assert all(w.filename == __file__ for w in reported)
 
 
 def test_samples_without_mcmc_are_base_samples(fitted):
@@ -383,9 +386,11 @@ def test_divergence_is_recovered_from(moons, fast_params, calls, n_restarts):
     # restore the last finite state, halve the learning rates, warn
     params = {**fast_params, "max_iter": 300}
     est = GEBMEstimator(energy=_Exploding(*calls), random_state=0, **params)
-    with pytest.warns(RuntimeWarning, match="diverged"):
+    with pytest.warns(RuntimeWarning, match="diverged") as caught:
         est.fit(moons)
     assert est.net_.n_restarts_ == n_restarts
+    # raised inside skorch's training loop, it names the user's call to fit
+    assert {w.filename for w in caught} == {__file__}
     assert np.all(np.isfinite(est.score_samples(moons)))
 
 
@@ -556,8 +561,9 @@ def test_keyboard_interrupt_keeps_the_weights_reached(moons, fast_params, monkey
 
     monkeypatch.setattr(GEBMNet, "train_step", interrupted_step)
     params = {**fast_params, "memory": str(tmp_path)}
-    with pytest.warns(UserWarning, match="interrupted at iteration 10"):
+    with pytest.warns(UserWarning, match="interrupted at iteration 10") as caught:
         est = GEBMEstimator(random_state=0, **params).fit(moons)
+    assert caught[0].filename == __file__
     assert est.n_iter_ == 10 and np.all(np.isfinite(est.score_samples(moons)))
     monkeypatch.setattr(GEBMNet, "train_step", train_step)
     est.partial_fit(moons)  # continues from the weights reached

@@ -618,11 +618,11 @@ def test_non_finite_proposals_are_rejected(sampler_name):
 def test_unadjusted_chains_that_diverge_are_counted_and_reported(name):
     # on N(0, I) a step of 3 overshoots geometrically: never silent overflow or NaN
     z0 = torch.randn(50, 2, generator=generator(0))
-    with pytest.warns(RuntimeWarning, match="50 of 50 chains ended at a non-finite"):
+    with pytest.warns(RuntimeWarning, match="50 of 50 chains ended at a non-finite") as caught:
         _, diag = make_sampler(name, step_size=3.0, n_steps=100).sample(
             standard_normal_log_prob, z0, generator=generator(1)
         )
-    assert diag.n_diverged == 50
+    assert diag.n_diverged == 50 and caught[0].filename == __file__
 
 
 @pytest.mark.parametrize("name", ["ula", "kinetic", "mala", "hmc"])

@@ -1,7 +1,6 @@
 """Shared sampling loop: validation, warm-up, step-size adaptation and tracing."""
 
 import math
-import warnings
 from abc import ABCMeta, abstractmethod
 import numbers
 from dataclasses import dataclass
@@ -11,6 +10,7 @@ import numpy as np
 import torch
 from sklearn.base import BaseEstimator
 
+from .._warn import warn
 from ._diagnostics import effective_sample_size, split_rhat
 
 __all__ = ["BaseSampler", "SamplerDiagnostics"]
@@ -22,13 +22,12 @@ def _count_diverged(state, step_size):
     diverged = ~(torch.isfinite(state.z).all(dim=1) & torch.isfinite(state.log_p))
     n_diverged = int(diverged.sum())
     if n_diverged:
-        warnings.warn(
+        warn(
             f"{n_diverged} of {len(diverged)} chains ended at a non-finite state or "
             f"log-density: either step_size={step_size.item():.3g} is too large for "
             "this target (lower it, or use a Metropolis-adjusted sampler, MALA or HMC, "
             "which rejects such moves), or the target itself returned NaN.",
             RuntimeWarning,
-            stacklevel=3,
         )
     return n_diverged
 
