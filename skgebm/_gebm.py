@@ -21,6 +21,7 @@ from skorch.helper import predefined_split
 from torch import nn
 from torch.utils.data import TensorDataset
 
+from ._discrete import warn_discrete_features
 from ._tail import fit_tail, sample_tail, tail_log_density
 from ._training import ITERATIONS_PER_EPOCH, VALIDATION_SAMPLES, EarlyStopping, GEBMNet
 from ._warn import warn
@@ -379,6 +380,8 @@ class GEBMEstimator(DensityMixin, BaseEstimator):
     #: Whether a built-in explicit base starts at the training data's Gaussian fit
     #: (flow transforms at the identity, energy at zero).
     _start_at_data_fit = True
+    #: Whether fit warns of discrete features (a density's likelihood degenerates there).
+    _warn_on_discrete_features = True
 
     _parameter_constraints = {
         "objective": [StrOptions(set(OBJECTIVES))],
@@ -541,6 +544,12 @@ class GEBMEstimator(DensityMixin, BaseEstimator):
         -------
         self : GEBMEstimator
             The fitted estimator.
+
+        Warns
+        -----
+        DiscreteFeaturesWarning
+            With a base that has a density, when features of ``X`` hold a few values
+            repeated many times (binary flags, counts): the density can spike there.
         """
         if self.warm_start and hasattr(self, "net_"):
             return self._continue_fit(X)
@@ -563,6 +572,8 @@ class GEBMEstimator(DensityMixin, BaseEstimator):
             )
         except _TrainingInterrupted as interruption:
             self.net_ = interruption.net
+        if self._warn_on_discrete_features and self.base_.has_density:
+            warn_discrete_features(X, getattr(self, "feature_names_in_", None))
         return self._finish_fit()
 
     def partial_fit(self, X, y=None):

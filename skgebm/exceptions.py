@@ -1,6 +1,6 @@
 """Exceptions and warnings raised by skgebm."""
 
-__all__ = ["PartitionEstimateWarning", "TrainingDivergedError"]
+__all__ = ["DiscreteFeaturesWarning", "PartitionEstimateWarning", "TrainingDivergedError"]
 
 
 class TrainingDivergedError(FloatingPointError):
@@ -8,6 +8,19 @@ class TrainingDivergedError(FloatingPointError):
 
     A subclass of :class:`FloatingPointError`, so code that guards numerical failures
     with it catches this too.
+    """
+
+
+class DiscreteFeaturesWarning(UserWarning):
+    """Features of the training data take a few values, each repeated many times.
+
+    A density can put a spike of any height on a repeated value: trained on binary
+    flags, counts or pixel intensities, a flow's log-likelihood grows without bound,
+    and compares neither with other models' nor with that of continuous data. Adding
+    noise uniform over the spacing of the values (dequantization) before fitting and
+    scoring (for integers, ``X + rng.uniform(size=X.shape)``) makes its mean
+    log-likelihood a lower bound of the discrete data's log-probability (Theis, van den
+    Oord & Bethge, 2016).
     """
 
 

@@ -9,6 +9,11 @@ from hypothesis.extra.numpy import arrays
 import skgebm._gebm
 from skgebm import GEBMEstimator
 
+# generated and awkward arrays repeat values (constant columns, integers): fit says so
+# (tests/test_discrete.py), which these tests of finite results do not check
+pytestmark = pytest.mark.filterwarnings("ignore::skgebm.exceptions.DiscreteFeaturesWarning")
+
+
 #: Settings for many fits per test: a few steps of tiny networks.
 TINY = dict(
     max_iter=5,

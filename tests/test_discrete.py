@@ -1,0 +1,96 @@
+"""The warning of discrete features, on which a density's likelihood degenerates."""
+
+import warnings
+
+import numpy as np
+import pandas as pd
+import pytest
+from sklearn import datasets
+
+from .conftest import FAST
+from skgebm import GEBMEstimator, GEBMOutlierDetector
+from skgebm._discrete import MIN_MEAN_REPEATS, warn_discrete_features
+from skgebm.exceptions import DiscreteFeaturesWarning
+
+FEW = {**FAST, "max_iter": 2}
+
+
+def _warnings(estimator, X):
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        estimator.fit(X)
+    return [w for w in caught if w.category is DiscreteFeaturesWarning]
+
+
+def _mixed(n=200, seed=0):
+    """Two continuous features and a binary one."""
+    rng = np.random.RandomState(seed)
+    return np.c_[rng.normal(size=(n, 2)), rng.randint(0, 2, n)]
+
+
+def test_a_binary_feature_is_reported_by_index_or_name():
+    X = _mixed()
+    (warning,) = _warnings(GEBMEstimator(random_state=0, **FEW), X)
+    message = str(warning.message)
+    assert message.startswith("1 of the 3 features") and "2 (2 values)" in message
+    assert "200 rows" in message and "uniform" in message
+    assert warning.filename == __file__  # the user's line, not the library's
+    frame = pd.DataFrame(X, columns=["height", "weight", "smoker"])
+    (warning,) = _warnings(GEBMEstimator(random_state=0, **FEW), frame)
+    assert "'smoker' (2 values)" in str(warning.message)
+
+
+def test_the_rule_is_the_mean_number_of_repeats():
+    # 100 rows of 10 values repeat 10 times each: discrete; of 11 values, not
+    rng = np.random.RandomState(0)
+    continuous = rng.normal(size=(100, 1))
+    for n_values, warns in [(10, True), (11, False), (1, True)]:
+        column = rng.permutation(np.arange(100) % n_values)[:, None].astype(float)
+        with warnings.catch_warnings(record=True) as caught:
+            warnings.simplefilter("always")
+            warn_discrete_features(np.c_[continuous, column])
+        assert len(caught) == warns, n_values
+    assert MIN_MEAN_REPEATS == 10
+
+
+def test_many_discrete_features_are_counted_and_a_few_named():
+    X = datasets.load_digits().data[:500]
+    with pytest.warns(DiscreteFeaturesWarning) as caught:
+        warn_discrete_features(X)
+    message = str(caught[0].message)
+    # the pixels always 0 in these rows are discrete too (1 value)
+    assert message.startswith("64 of the 64 features") and "and 61 more" in message
+
+
+@pytest.mark.parametrize("load", [datasets.load_iris, datasets.load_wine,
+                                  datasets.load_breast_cancer])
+def test_rounded_measurements_are_not_reported(load):
+    X = load().data
+    with warnings.catch_warnings():
+        warnings.simplefilter("error", DiscreteFeaturesWarning)
+        warn_discrete_features(X)
+
+
+def test_dequantized_features_are_not_reported():
+    X = _mixed()
+    X[:, 2] += np.random.RandomState(1).uniform(size=len(X))
+    assert not _warnings(GEBMEstimator(random_state=0, **FEW), X)
+
+
+def test_no_density_or_a_ranking_is_not_reported():
+    # a generator base has no density to spike; a detector's scores are a ranking
+    X = _mixed()
+    assert not _warnings(GEBMEstimator(base="generator", random_state=0, **FEW), X)
+    detector = GEBMOutlierDetector(n_estimators=2, random_state=0, **FEW)
+    assert not _warnings(detector, X)
+
+
+@pytest.mark.slow
+def test_the_likelihood_on_a_binary_feature_grows_past_that_of_continuous_data():
+    # the reason for the warning: the flow spikes on the flag's two values
+    X = _mixed(n=2000)
+    with pytest.warns(DiscreteFeaturesWarning):
+        est = GEBMEstimator(random_state=0, max_iter=1000).fit(X)
+    continuous = GEBMEstimator(random_state=0, max_iter=1000).fit(X[:, :2])
+    # the binary flag adds log 2 of information at most, yet the score rises by nats
+    assert est.score(X) > continuous.score(X[:, :2]) + 2
