@@ -129,12 +129,16 @@ def test_bad_contamination(blob, contamination, match):
         GEBMOutlierDetector(contamination=contamination, **FAST).fit(blob)
 
 
-def test_default_flow_is_realnvp_or_nsf_on_one_feature(blob):
-    detector = GEBMOutlierDetector(random_state=0, **FAST).fit(blob[:, :2])
-    assert {member.flow for member in detector.estimators_} == {"realnvp"}
-    detector = GEBMOutlierDetector(random_state=0, **FAST).fit(blob[:, :1])
-    assert {member.flow for member in detector.estimators_} == {"nsf"}
+@pytest.mark.parametrize("n_features, flow", [(1, "nsf"), (5, "nsf"), (6, "realnvp")])
+def test_default_flow_is_the_spline_flow_on_few_features(n_features, flow):
+    X = np.random.RandomState(0).normal(size=(100, n_features))
+    detector = GEBMOutlierDetector(n_estimators=2, random_state=0, **FAST).fit(X)
+    assert {member.flow for member in detector.estimators_} == {flow}
     assert detector.flow == "auto"  # the parameter is kept as given
+
+
+def test_one_feature_scores_far_points_low_and_refuses_realnvp(blob):
+    detector = GEBMOutlierDetector(random_state=0, **FAST).fit(blob[:, :1])
     x = blob[:50, :1]
     far = x.mean() + 20 * x.std() * np.sign(x - x.mean())
     assert (detector.score_samples(far) < detector.score_samples(x)).all()
