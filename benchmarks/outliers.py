@@ -29,6 +29,11 @@ exits. From the repository root::
 
 GEBMOutlierDetector's defaults were chosen on the splits of seeds 0 to 2 (see its
 docstring), the default ones here: ``--first-seed 3`` runs splits it has not seen.
+``--suite sklearn`` runs seven sets the defaults were not chosen on, built from
+scikit-learn's data (no files needed): two moons, an S-curve and three 5-D blobs with
+uniform noise around them as outliers (5%, 3%, 5%), and one class as rare outliers
+among others (``load_iris``' virginica and ``load_wine``'s third class at 7%,
+``load_breast_cancer``'s malignant rows at 5%, ``load_digits``' nines at 3%).
 """
 
 import argparse
@@ -41,6 +46,15 @@ import scipy.io
 import torch
 from _common import format_rst_table, format_text_table, mean_std, read_json, write_json
 from scipy.stats import rankdata
+from sklearn.datasets import (
+    load_breast_cancer,
+    load_digits,
+    load_iris,
+    load_wine,
+    make_blobs,
+    make_moons,
+    make_s_curve,
+)
 from sklearn.ensemble import IsolationForest
 from sklearn.metrics import average_precision_score, roc_auc_score
 from sklearn.mixture import GaussianMixture
@@ -67,6 +81,8 @@ DATASETS = (
     "shuttle",
     "vertebral",
 )
+SKLEARN_SETS = ("moons", "s_curve", "blobs", "iris", "wine", "breast_cancer", "digits")
+SUITES = {"odds": DATASETS, "sklearn": SKLEARN_SETS}
 METRICS = {"roc_auc": "ROC-AUC", "average_precision": "average precision"}
 
 
@@ -90,6 +106,49 @@ def load_odds(name, data_dir):
         return None
     mat = scipy.io.loadmat(path)
     return mat["X"].astype(np.float64), mat["y"].ravel().astype(int)
+
+
+def _with_noise(X, fraction, rng):
+    """``X`` (label 0) and uniform outliers (label 1) over its bounding box, widened by
+    a tenth on each side, making up ``fraction`` of the rows."""
+    low, high = X.min(axis=0), X.max(axis=0)
+    margin = 0.1 * (high - low)
+    n_outliers = round(fraction * len(X) / (1 - fraction))
+    outliers = rng.uniform(low - margin, high + margin, size=(n_outliers, X.shape[1]))
+    return np.r_[X, outliers], np.r_[np.zeros(len(X), int), np.ones(n_outliers, int)]
+
+
+def _rare_class(bunch, outlier_class, fraction, rng):
+    """The rows of every other class (label 0), and rows of ``outlier_class`` (label
+    1) drawn to make up ``fraction`` of the rows."""
+    X, target = bunch.data, bunch.target
+    inliers, candidates = X[target != outlier_class], X[target == outlier_class]
+    n_outliers = round(fraction * len(inliers) / (1 - fraction))
+    outliers = candidates[rng.choice(len(candidates), n_outliers, replace=False)]
+    return np.r_[inliers, outliers], np.r_[np.zeros(len(inliers), int), np.ones(n_outliers, int)]
+
+
+def make_sklearn_set(name):
+    """``X, y`` of one of :data:`SKLEARN_SETS` (``y = 1`` for outliers), the same on every call."""
+    rng = np.random.RandomState(0)
+    if name == "moons":
+        return _with_noise(make_moons(1500, noise=0.08, random_state=0)[0], 0.05, rng)
+    if name == "s_curve":
+        return _with_noise(make_s_curve(1500, noise=0.1, random_state=0)[0], 0.03, rng)
+    if name == "blobs":
+        return _with_noise(make_blobs(1500, n_features=5, centers=3, random_state=0)[0], 0.05, rng)
+    load, outlier_class, fraction = {
+        "iris": (load_iris, 2, 0.07),
+        "wine": (load_wine, 2, 0.07),
+        "breast_cancer": (load_breast_cancer, 0, 0.05),
+        "digits": (load_digits, 9, 0.03),
+    }[name]
+    return _rare_class(load(), outlier_class, fraction, rng)
+
+
+def load(name, data_dir):
+    """``X, y`` of a data set of either suite, or ``None`` if its file is absent."""
+    return make_sklearn_set(name) if name in SKLEARN_SETS else load_odds(name, data_dir)
 
 
 def split(X, y, seed, max_train_rows):
@@ -125,7 +184,7 @@ def run(datasets, data_dir, seeds, max_train_rows, make=make_detectors, log=prin
     """One record per data set, seed and detector."""
     records = []
     for name in datasets:
-        data = load_odds(name, data_dir)
+        data = load(name, data_dir)
         if data is None:
             continue
         X, y = data
@@ -201,7 +260,15 @@ def notes(records):
 def main(argv=None):
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--data-dir", default=str(DEFAULT_DATA_DIR))
-    parser.add_argument("--datasets", nargs="+", choices=DATASETS, default=list(DATASETS))
+    parser.add_argument(
+        "--suite",
+        choices=SUITES,
+        default="odds",
+        help="the ODDS sets, or seven built from scikit-learn's data",
+    )
+    parser.add_argument(
+        "--datasets", nargs="+", choices=DATASETS + SKLEARN_SETS, help="default: the suite's"
+    )
     parser.add_argument("--seeds", type=int, default=3, help="number of splits")
     parser.add_argument(
         "--first-seed",
@@ -226,15 +293,16 @@ def main(argv=None):
     args = parser.parse_args(argv)
     if args.merge:  # in the table's order of the data sets, whatever the files' order
         records = [record for path in args.merge for record in read_json(path)["records"]]
-        records.sort(key=lambda record: DATASETS.index(record["dataset"]))
-    elif not Path(args.data_dir).is_dir():
+        records.sort(key=lambda record: (DATASETS + SKLEARN_SETS).index(record["dataset"]))
+    elif args.suite == "odds" and not args.datasets and not Path(args.data_dir).is_dir():
         print(f"ODDS data not found in {args.data_dir}: nothing to run.")
         return 0
     else:
         torch.set_num_threads(1)  # and threadpool_limits below: one thread, comparable times
         with threadpool_limits(limits=1):
             seeds = range(args.first_seed, args.first_seed + args.seeds)
-            records = run(args.datasets, args.data_dir, seeds, args.max_train_rows)
+            names = args.datasets or SUITES[args.suite]
+            records = run(names, args.data_dir, seeds, args.max_train_rows)
     if not records:
         return 0
     tables = [metric_table(records, metric) for metric in METRICS] + [cpu_row(records)]
@@ -242,8 +310,10 @@ def main(argv=None):
         print(f"\n{format_text_table(header, rows)}")
     print("\n" + "\n".join(notes(records)))
     if args.json:
-        # merged records were read from their own data directory, whatever --data-dir says
-        ignored = ("json", "rst", "merge") + (("data_dir",) if args.merge else ())
+        # merged records were read from their own data directory, whatever --data-dir
+        # says, and the scikit-learn sets from none
+        no_files = args.merge or not any(r["dataset"] in DATASETS for r in records)
+        ignored = ("json", "rst", "merge") + (("data_dir",) if no_files else ())
         settings = {k: v for k, v in vars(args).items() if k not in ignored}
         write_json(args.json, {"settings": settings, "records": records})
     if args.rst:

@@ -178,15 +178,13 @@ class GEBMOutlierDetector(OutlierMixin, GEBMEstimator):
       with two hidden layers did worse on ``letter`` and ``mnist``, and
       ``flow="maf"`` worse on most of the first split's sets.
     - On data of at most five features, the neural-spline flow of the same size
-      (``flow="auto"``). Measured by the benchmark's protocol on seven sets built from
-      scikit-learn's (two moons, an S-curve and 5-D blobs with 3-5% uniform noise;
-      ``load_iris``' virginica, ``load_wine``'s third class, ``load_breast_cancer``'s
-      malignant rows and ``load_digits``' nines as 3-7% outliers), which the defaults
-      were not chosen on: two moons 0.819 to 0.903, the S-curve 0.839 to 0.934,
-      ``iris`` 0.919 to 0.948, the blobs 0.993 to 0.996, each fit taking about 15 s
-      instead of 8. With more features it was mixed (ODDS: ``glass``, 9 features,
-      0.794 to 0.830; ``shuttle``, 9, 0.991 to 0.978; ``vertebral``, 6, 0.350 to
-      0.334) and costs twice as much.
+      (``flow="auto"``). On the sets of ``benchmarks/outliers.py --suite sklearn``,
+      built from scikit-learn's data, which the defaults were not chosen on: two moons
+      with uniform noise 0.863 to 0.883, an S-curve 0.821 to 0.903, ``load_iris``'
+      virginica as outliers 0.840 to 0.867, 5-D blobs 1.000 to 0.999, each fit taking
+      16-22 s instead of 7-10. With more features it was mixed (ODDS: ``glass``, 9
+      features, 0.794 to 0.830; ``shuttle``, 9, 0.991 to 0.978; ``vertebral``, 6,
+      0.350 to 0.334) and costs twice as much.
     - ``max_iter=500``, ``energy_hidden_layer_sizes=(64, 64)``: 1000 iterations cost
       twice as much for under 0.01 on ``letter`` and ``mnist``; with the Gaussian base,
       1000 iterations of a ``(128, 128)`` energy lost 0.04-0.12 on ``lympho`` and
