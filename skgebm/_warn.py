@@ -22,8 +22,8 @@ def warn(message, category):
 
     A fixed ``stacklevel`` names a line of a library whenever the warning arises more
     than one call below the user's (the trainer inside skorch's loop, the partition
-    estimate inside :meth:`score_samples`). Where no frame is outside them (a joblib
-    worker), the outermost one is named.
+    estimate inside :meth:`score_samples`). If every frame is theirs, the outermost
+    is named.
     """
     frame, level = sys._getframe(0), 1
     while frame.f_back is not None and frame.f_code.co_filename.startswith(_LIBRARY_DIRS):
