@@ -1,4 +1,4 @@
-"""Features on which a density degenerates: a few values, each repeated many times."""
+"""Features on which a density degenerates: a few values far apart, each repeated many times."""
 
 import numpy as np
 
@@ -9,6 +9,13 @@ from .exceptions import DiscreteFeaturesWarning
 # flags, counts, pixel intensities (``load_diabetes``' sex, ``load_digits``), not rounded
 # measurements (``load_iris`` at most 6.8, ``load_wine`` 4.6, ``load_breast_cancer`` 1.4).
 MIN_MEAN_REPEATS = 10
+# ... and its values lie at least this many standard deviations apart (the median gap):
+# a flow does not resolve a finer grid. On 5,000 rows of two standard normals with one
+# rounded to a grid of this many standard deviations, the default model's held-out
+# log-likelihood was that of the unrounded data (-2.85) for 0.02 to 0.15, and rose to
+# 1.67, 2.33 and 3.04 for 0.25, 0.5 and 1 (2,000 iterations). Integer ages (0.05) and
+# rounded measurements are not reported.
+MIN_GAP = 0.2
 # Features named in the warning, at most.
 _SHOWN = 3
 
@@ -17,23 +24,30 @@ def warn_discrete_features(X, feature_names=None):
     """Warn with :class:`DiscreteFeaturesWarning` if features of ``X`` are discrete.
 
     A density can put a spike of any height on a value that repeats: a flexible model
-    (a flow) grows one as it trains, its log-likelihood grows with it, and it no longer
-    compares with another model's, nor with that of continuous data.
+    (a flow) grows one as it trains, where the values lie far enough apart for it to
+    resolve them; its log-likelihood grows with it, and no longer compares with another
+    model's, nor with that of continuous data.
     """
     n_rows = len(X)
-    counts = np.array([len(np.unique(column)) for column in X.T])
-    discrete = np.flatnonzero(n_rows >= MIN_MEAN_REPEATS * counts)
+    values = [np.unique(column) for column in X.T]
+    discrete = [
+        j
+        for j, (column, v) in enumerate(zip(X.T, values))
+        if n_rows >= MIN_MEAN_REPEATS * len(v)
+        and (len(v) == 1 or np.median(np.diff(v)) >= MIN_GAP * column.std())
+    ]
     if not len(discrete):
         return
     names = [
         (repr(str(feature_names[j])) if feature_names is not None else str(j))
-        + f" ({counts[j]} value{'s' if counts[j] > 1 else ''})"
+        + f" ({len(values[j])} value{'s' if len(values[j]) > 1 else ''})"
         for j in discrete[:_SHOWN]
     ]
     more = f" and {len(discrete) - _SHOWN} more" if len(discrete) > _SHOWN else ""
     warn(
-        f"{len(discrete)} of the {X.shape[1]} features hold a few values, repeated "
-        f"{MIN_MEAN_REPEATS} times or more on average over the {n_rows} rows: "
+        f"{len(discrete)} of the {X.shape[1]} features hold a few values far apart "
+        f"({MIN_GAP:g} standard deviations or more), repeated {MIN_MEAN_REPEATS} times "
+        f"or more on average over the {n_rows} rows: "
         f"{', '.join(names)}{more}. A density can put a spike of any height on a "
         "repeated value, so on these features the model's log-likelihood grows with "
         "training and does not compare with other models'. Dequantize them before "

@@ -549,7 +549,8 @@ class GEBMEstimator(DensityMixin, BaseEstimator):
         -----
         DiscreteFeaturesWarning
             With a base that has a density, when features of ``X`` hold a few values
-            repeated many times (binary flags, counts): the density can spike there.
+            far apart, repeated many times (binary flags, counts): the density can
+            spike there.
         """
         if self.warm_start and hasattr(self, "net_"):
             return self._continue_fit(X)

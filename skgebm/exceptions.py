@@ -12,7 +12,7 @@ class TrainingDivergedError(FloatingPointError):
 
 
 class DiscreteFeaturesWarning(UserWarning):
-    """Features of the training data take a few values, each repeated many times.
+    """Features of the training data take a few values far apart, each repeated many times.
 
     A density can put a spike of any height on a repeated value: trained on binary
     flags, counts or pixel intensities, a flow's log-likelihood grows without bound,

@@ -53,13 +53,27 @@ def test_the_rule_is_the_mean_number_of_repeats():
     assert MIN_MEAN_REPEATS == 10
 
 
+@pytest.mark.parametrize("spacing, warns", [(0.25, True), (0.15, False), (0.05, False)])
+def test_a_grid_finer_than_a_flow_resolves_is_not_reported(spacing, warns):
+    # a standard normal rounded to this many standard deviations: 5,000 rows repeat
+    # each value over 10 times, but a flow spikes from about 0.2 on (see MIN_GAP)
+    rng = np.random.RandomState(0)
+    X = rng.normal(size=(5000, 2))
+    X[:, 1] = np.round(X[:, 1] / spacing) * spacing
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        warn_discrete_features(X)
+    assert len(caught) == warns
+
+
 def test_many_discrete_features_are_counted_and_a_few_named():
     X = datasets.load_digits().data[:500]
     with pytest.warns(DiscreteFeaturesWarning) as caught:
         warn_discrete_features(X)
     message = str(caught[0].message)
-    # the pixels always 0 in these rows are discrete too (1 value)
-    assert message.startswith("64 of the 64 features") and "and 61 more" in message
+    # the pixels always 0 in these rows are discrete too (1 value); 23 others have
+    # values less than 0.2 standard deviations apart (a median gap of 1 in 5-16)
+    assert message.startswith("41 of the 64 features") and "and 38 more" in message
 
 
 @pytest.mark.parametrize("load", [datasets.load_iris, datasets.load_wine,
