@@ -137,13 +137,13 @@ def make_sklearn_set(name):
         return _with_noise(make_s_curve(1500, noise=0.1, random_state=0)[0], 0.03, rng)
     if name == "blobs":
         return _with_noise(make_blobs(1500, n_features=5, centers=3, random_state=0)[0], 0.05, rng)
-    load, outlier_class, fraction = {
+    loader, outlier_class, fraction = {
         "iris": (load_iris, 2, 0.07),
         "wine": (load_wine, 2, 0.07),
         "breast_cancer": (load_breast_cancer, 0, 0.05),
         "digits": (load_digits, 9, 0.03),
     }[name]
-    return _rare_class(load(), outlier_class, fraction, rng)
+    return _rare_class(loader(), outlier_class, fraction, rng)
 
 
 def load(name, data_dir):

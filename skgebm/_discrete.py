@@ -36,7 +36,7 @@ def warn_discrete_features(X, feature_names=None):
         if n_rows >= MIN_MEAN_REPEATS * len(v)
         and (len(v) == 1 or np.median(np.diff(v)) >= MIN_GAP * column.std())
     ]
-    if not len(discrete):
+    if not discrete:
         return
     names = [
         (repr(str(feature_names[j])) if feature_names is not None else str(j))
