@@ -550,13 +550,16 @@ class GEBMEstimator(DensityMixin, BaseEstimator):
         DiscreteFeaturesWarning
             With a base that has a density, when features of ``X`` hold a few values
             far apart, repeated many times (binary flags, counts): the density can
-            spike there.
+            spike there. Issued before training, which can then be stopped.
         """
         if self.warm_start and hasattr(self, "net_"):
             return self._continue_fit(X)
         X = validate_data(self, X, dtype=_FLOAT_DTYPES, ensure_min_samples=2)
         rng = check_random_state(self.random_state)
         train_seed, self._partition_seed = (int(s) for s in rng.randint(2**31 - 1, size=2))
+        if self._warn_on_discrete_features and _has_density(self.base):
+            # before training, which can take minutes, so that it can be stopped
+            warn_discrete_features(X, getattr(self, "feature_names_in_", None))
         self._set_standardization(X)
         self._n_fit_rows = len(X)
         self._tail_location, self._tail_scale_tril = fit_tail(
@@ -573,8 +576,6 @@ class GEBMEstimator(DensityMixin, BaseEstimator):
             )
         except _TrainingInterrupted as interruption:
             self.net_ = interruption.net
-        if self._warn_on_discrete_features and self.base_.has_density:
-            warn_discrete_features(X, getattr(self, "feature_names_in_", None))
         return self._finish_fit()
 
     def partial_fit(self, X, y=None):
@@ -1201,12 +1202,14 @@ def _validation_fraction(settings):
     fraction = settings["validation_fraction"]
     if fraction != "auto":
         return fraction
-    base = settings["base"]
+    return _AUTO_VALIDATION_FRACTION if _has_density(settings["base"]) else None
+
+
+def _has_density(base):
+    """Whether the base of parameter ``base`` has a density, known before it is built."""
     if isinstance(base, str):
-        explicit = base in ("flow", "gaussian")
-    else:
-        explicit = isinstance(base, zuko.flows.Flow) or getattr(base, "has_density", False)
-    return _AUTO_VALIDATION_FRACTION if explicit else None
+        return base in ("flow", "gaussian")
+    return isinstance(base, zuko.flows.Flow) or getattr(base, "has_density", False)
 
 
 def _autocast_dtype(settings, on_gpu):

@@ -8,7 +8,7 @@ import pytest
 from sklearn import datasets
 
 from .conftest import FAST
-from skgebm import GEBMEstimator, GEBMOutlierDetector
+from skgebm import GEBMEstimator, GEBMOutlierDetector, _gebm
 from skgebm._discrete import MIN_MEAN_REPEATS, warn_discrete_features
 from skgebm.exceptions import DiscreteFeaturesWarning
 
@@ -81,6 +81,18 @@ def test_dequantized_features_are_not_reported():
     X = _mixed()
     X[:, 2] += np.random.RandomState(1).uniform(size=len(X))
     assert not _reported(GEBMEstimator(random_state=0, **FEW).fit, X)
+
+
+def test_the_warning_comes_before_training(monkeypatch):
+    # a long fit can be stopped when the warning shows
+    def training(*args, **kwargs):
+        raise RuntimeError("training started")
+
+    monkeypatch.setattr(_gebm, "_train_network", training)
+    with warnings.catch_warnings(record=True) as caught, pytest.raises(RuntimeError):
+        warnings.simplefilter("always")
+        GEBMEstimator(random_state=0, **FEW).fit(_mixed())
+    assert [w.category for w in caught] == [DiscreteFeaturesWarning]
 
 
 def test_no_density_or_a_ranking_is_not_reported():
