@@ -285,7 +285,8 @@ class GEBMEstimator(DensityMixin, BaseEstimator):
         kept worse samples (MMD² to held-out data 0.0109 against 0.0032 on digits,
         0.32e-3 against 0.10e-3 on eight Gaussians). The held-out rows also decide
         whether the built-in flow trains a second time, from the data's Gaussian
-        mixture fit (see ``n_base_components_``).
+        mixture fit (see ``n_base_components_``). Copies of a row are held out
+        together, so that the held-out rows show overfitting on data whose rows repeat.
     n_iter_no_change : int, default=40
         Epochs of 25 iterations (1,000 iterations by default) without validation
         improvement before stopping; the best weights are restored. Validating often
@@ -1084,11 +1085,7 @@ def _train_network(X, *, settings, seed, device, verbose):
     """
     X_valid, fraction = None, _validation_fraction(settings)
     if fraction is not None:
-        permutation = np.random.RandomState(seed).permutation(len(X))
-        n_valid = max(1, int(round(fraction * len(X))))
-        if n_valid >= len(X):
-            raise ValueError("validation_fraction leaves no training data.")
-        X_valid, X = X[permutation[:n_valid]], X[permutation[n_valid:]]
+        X, X_valid = _split_rows(X, fraction, seed)
     options = {"settings": settings, "seed": seed, "device": device, "verbose": verbose}
     net = _fit_network(X, X_valid, **options)
     mixture = _mixture_start(X, X_valid, settings, seed)
@@ -1098,6 +1095,36 @@ def _train_network(X, *, settings, seed, device, verbose):
         if losses[1] < losses[0]:
             net = candidate
     return net
+
+
+def _split_rows(X, fraction, seed):
+    """Training and held-out rows, about ``fraction`` of them held out at random.
+
+    Copies of a row fall on the same side, since a held-out row that is also a training
+    row does not show overfitting. On 100 rows of three standard normal features, each ten
+    times, early stopping on such rows kept a flow that had learnt them by heart (-11.4
+    nats per new row; -4.29 with copies held out together, the truth's -4.26).
+    Distinct rows are split by a permutation of them; rows that are all copies of one,
+    as if distinct.
+    """
+    # rows as opaque bytes: sorted faster than by np.unique(axis=0), field by field
+    X = np.ascontiguousarray(X)
+    rows = X.view(np.dtype((np.void, X.itemsize * X.shape[1]))).reshape(-1)
+    _, first, groups = np.unique(rows, return_index=True, return_inverse=True)
+    if len(first) < 2:
+        first = groups = np.arange(len(X))
+    # groups numbered by first appearance: distinct rows are their own indices
+    groups = np.argsort(np.argsort(first))[groups]
+    permutation = np.random.RandomState(seed).permutation(len(first))
+    position = np.empty_like(permutation)
+    position[permutation] = np.arange(len(permutation))
+    order = np.argsort(position[groups], kind="stable")
+    sizes = np.bincount(groups)[permutation].cumsum()
+    n_valid = max(1, int(round(fraction * len(X))))
+    n_valid = sizes[max(np.searchsorted(sizes, n_valid, side="right"), 1) - 1]
+    if n_valid >= len(X):
+        raise ValueError("validation_fraction leaves no training data.")
+    return X[order[n_valid:]], X[order[:n_valid]]
 
 
 def _scoring_networks(net, n_partition_samples, seed):
