@@ -1100,12 +1100,12 @@ def _train_network(X, *, settings, seed, device, verbose):
 def _split_rows(X, fraction, seed):
     """Training and held-out rows, about ``fraction`` of them held out at random.
 
-    Copies of a row fall on the same side, since a held-out row that is also a training
-    row does not show overfitting. On 100 rows of three standard normal features, each ten
-    times, early stopping on such rows kept a flow that had learnt them by heart (-11.4
-    nats per new row; -4.29 with copies held out together, the truth's -4.26).
-    Distinct rows are split by a permutation of them; rows that are all copies of one,
-    as if distinct.
+    Copies of a row fall on the same side, since a held-out row that is also a
+    training row does not show overfitting. On 100 rows of three standard normal
+    features, each ten times, early stopping on such rows kept a flow that had learnt
+    them by heart (-11.4 nats per new row; -4.29 with copies held out together, the
+    truth's -4.26). Distinct rows are split by a permutation of them; rows that are
+    all copies of one, as if distinct.
     """
     # rows as opaque bytes: sorted faster than by np.unique(axis=0), field by field
     X = np.ascontiguousarray(X)
@@ -1118,7 +1118,7 @@ def _split_rows(X, fraction, seed):
     permutation = np.random.RandomState(seed).permutation(len(first))
     position = np.empty_like(permutation)
     position[permutation] = np.arange(len(permutation))
-    order = np.argsort(position[groups], kind="stable")
+    order = np.argsort(position[groups], kind="stable")  # rows, group by group
     sizes = np.bincount(groups)[permutation].cumsum()
     n_valid = max(1, int(round(fraction * len(X))))
     n_valid = sizes[max(np.searchsorted(sizes, n_valid, side="right"), 1) - 1]
@@ -1233,7 +1233,7 @@ def _validation_fraction(settings):
 
 
 def _has_density(base):
-    """Whether the base of parameter ``base`` has a density, known before it is built."""
+    """Whether the base of parameter ``base`` has a density (known before building it)."""
     if isinstance(base, str):
         return base in ("flow", "gaussian")
     return isinstance(base, zuko.flows.Flow) or getattr(base, "has_density", False)
