@@ -562,6 +562,7 @@ class GEBMEstimator(DensityMixin, BaseEstimator):
             # before training, which can take minutes, so that it can be stopped
             warn_discrete_features(X, getattr(self, "feature_names_in_", None))
         self._set_standardization(X)
+        X_train = self._standardized(X)
         self._n_fit_rows = len(X)
         self._tail_location, self._tail_scale_tril = fit_tail(
             (X - self.location_) / self.scale_
@@ -569,7 +570,7 @@ class GEBMEstimator(DensityMixin, BaseEstimator):
         train = check_memory(self.memory).cache(_train_network, ignore=["verbose"])
         try:
             self.net_ = train(
-                self._standardized(X),
+                X_train,
                 settings=self._training_settings(),
                 seed=train_seed,
                 device=str(_resolve_device(self.device)),
@@ -643,15 +644,27 @@ class GEBMEstimator(DensityMixin, BaseEstimator):
             self.location_ = X.mean(axis=0)
             # constant: a variance within the rounding error of the mean (StandardScaler's
             # rule), relative to the data, so that any units are standardized alike
-            mean, var = X.mean(axis=0, dtype=np.float64), X.var(axis=0, dtype=np.float64)
-            eps, n_rows = np.finfo(X.dtype).eps, len(X)
-            constant = var <= n_rows * eps * var + (n_rows * mean * eps) ** 2
-            self.scale_ = np.where(constant, 1.0, X.std(axis=0))
+            with np.errstate(over="ignore", invalid="ignore"):  # reported by _standardized
+                mean, var = X.mean(axis=0, dtype=np.float64), X.var(axis=0, dtype=np.float64)
+                eps, n_rows = np.finfo(X.dtype).eps, len(X)
+                constant = var <= n_rows * eps * var + (n_rows * mean * eps) ** 2
+                self.scale_ = np.where(constant, 1.0, X.std(axis=0))
         else:
             self.location_, self.scale_ = np.zeros(n_features), np.ones(n_features)
 
     def _standardized(self, X):
-        return np.asarray((X - self.location_) / self.scale_, dtype=np.float32)
+        """``X`` standardized in float32, the networks' input, or a ValueError naming the
+        features out of its range (or whose variance overflows float64)."""
+        with np.errstate(over="ignore", invalid="ignore"):
+            Z = np.asarray((X - self.location_) / self.scale_, dtype=np.float32)
+        out_of_range = np.flatnonzero(~np.isfinite(Z).all(axis=0))
+        if out_of_range.size:
+            raise ValueError(
+                f"Features {out_of_range.tolist()} of X are too large: standardized, "
+                "they overflow float32, in which the networks compute (or their "
+                "variance overflows float64). Divide them by a constant first."
+            )
+        return Z
 
     # ---------------------------------------------------------------- inference
     @property

@@ -96,6 +96,22 @@ def test_points_near_the_float_range_score_without_nan(base, recwarn):
     assert not recwarn.list
 
 
+@pytest.mark.parametrize(
+    "scale, standardize", [(1e300, True), (1e300, False), (1e39, False)]
+)
+def test_training_data_beyond_the_networks_range_are_named(scale, standardize, recwarn):
+    # a variance that overflows float64, or raw values beyond float32's range: a clear
+    # error naming the features, not the NaN check of a later computation
+    X = np.random.RandomState(0).uniform(size=(50, 3))
+    X[:, 1] *= scale
+    with pytest.raises(ValueError, match=r"Features \[1\] of X are too large"):
+        GEBMEstimator(standardize=standardize, **TINY).fit(X)
+    assert not recwarn.list
+    # standardized, 1e39 fits: float32 sees standard deviations, not the units
+    if scale < 1e300:
+        GEBMEstimator(**TINY).fit(X)
+
+
 def test_scores_and_samples_are_computed_in_chunks(monkeypatch):
     X = np.random.RandomState(0).normal(size=(100, 2))
     est = GEBMEstimator(**{**TINY, "sampler": "ula"}).fit(X)
