@@ -358,9 +358,8 @@ def test_held_out_rows_have_no_copy_among_the_training_rows(copies, fraction, se
     train, valid = _split_rows(X, fraction, seed)
     assert len(train) + len(valid) == len(X) and len(train) >= 1 and len(valid) >= 1
     assert not {tuple(row) for row in train} & {tuple(row) for row in valid}
-    rows = np.concatenate([train, valid])
-    assert np.array_equal(np.unique(rows, axis=0, return_counts=True)[1],
-                          np.unique(X, axis=0, return_counts=True)[1])
+    counts = [np.unique(A, axis=0, return_counts=True)[1] for A in (np.r_[train, valid], X)]
+    assert np.array_equal(*counts)  # every row kept, as many times
 
 
 def test_distinct_rows_are_held_out_by_a_permutation():

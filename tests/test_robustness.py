@@ -96,9 +96,7 @@ def test_points_near_the_float_range_score_without_nan(base, recwarn):
     assert not recwarn.list
 
 
-@pytest.mark.parametrize(
-    "scale, standardize", [(1e300, True), (1e300, False), (1e39, False)]
-)
+@pytest.mark.parametrize("scale, standardize", [(1e300, True), (1e300, False), (1e39, False)])
 def test_training_data_beyond_the_networks_range_are_named(scale, standardize, recwarn):
     # a variance that overflows float64, or raw values beyond float32's range: a clear
     # error naming the features, not the NaN check of a later computation
