@@ -373,6 +373,21 @@ def test_distinct_rows_are_held_out_by_a_permutation():
     assert [len(part) for part in _split_rows(np.ones((5, 2)), 0.1, seed=0)] == [4, 1]
 
 
+def test_a_row_with_more_copies_than_the_held_out_part_trains():
+    # zero-inflated data: the zero row, drawn before the tenth was full, cut it short
+    # (24% of seeds) or, drawn first, was the whole held-out part
+    rng = np.random.RandomState(0)
+    X = rng.permutation(np.r_[np.zeros((600, 3)), rng.normal(size=(400, 3))])
+    for seed in range(50):
+        train, valid = _split_rows(X, 0.1, seed)
+        assert len(valid) == 100 and valid.any(axis=1).all()
+    # when every row has more copies, one of the rows with fewest is held out
+    X = np.repeat(np.eye(3), [40, 30, 50], axis=0)
+    for seed in range(5):
+        train, valid = _split_rows(X, 0.1, seed)
+        assert len(valid) == 30 and (valid == [0, 1, 0]).all()
+
+
 @pytest.mark.slow
 def test_early_stopping_sees_overfitting_to_repeated_rows():
     # 100 rows, each ten times: held-out copies of training rows hid the overfitting,
