@@ -189,6 +189,21 @@ def test_select_mixture_fits_its_candidates_on_a_bounded_subset(monkeypatch):
     assert set(fitted_rows) == {_mixture.MAX_FIT_ROWS}
 
 
+def test_select_mixture_picks_the_same_mixture_in_any_number_of_threads():
+    X = _blobs(700)
+    threads = torch.get_num_threads()
+    picks = []
+    try:
+        for n_threads in (1, 3):
+            torch.set_num_threads(n_threads)
+            picks.append(select_mixture(X[:600], X[600:], random_state=0))
+    finally:
+        torch.set_num_threads(threads)
+    assert picks[0].n_components == picks[1].n_components >= 3
+    for name in ("weights_", "means_", "covariances_"):
+        np.testing.assert_array_equal(getattr(picks[0], name), getattr(picks[1], name))
+
+
 def test_select_mixture_picks_the_fewest_components_within_one_standard_error():
     # two blobs, 20 held-out rows: on 3 of these 10 splits the best held-out score is
     # a mixture of 4 or 8 components that splits a blob; the rule keeps 2

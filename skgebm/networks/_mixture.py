@@ -13,6 +13,7 @@ import warnings
 
 import numpy as np
 import torch
+from joblib import Parallel, delayed
 from sklearn.exceptions import ConvergenceWarning
 from sklearn.mixture import GaussianMixture
 from torch import nn
@@ -40,6 +41,14 @@ N_INIT = 5
 #: clustered features, 136 s for 100,000) and the pick needs few; the flow then trains
 #: on every row from the picked start.
 MAX_FIT_ROWS = 5000
+
+
+def _fit_candidate(X, X_valid, n_components, reg_covar, random_state):
+    """A candidate of :func:`select_mixture` and its held-out scores."""
+    mixture = GaussianMixture(
+        n_components, reg_covar=reg_covar, n_init=N_INIT, random_state=random_state
+    ).fit(X)
+    return mixture, mixture.score_samples(X_valid)
 
 
 class MixtureFlowBase(nn.Module):
@@ -142,7 +151,8 @@ def select_mixture(X, X_valid, random_state):
     rule of the Gaussian start (more than two standard errors of the per-row
     differences and more than 0.01 nats per row): a second training costs as much as
     the first. One held-out row has no standard error, so shows nothing: None. The
-    candidates are fitted on at most :data:`MAX_FIT_ROWS` of the rows.
+    candidates are fitted on at most :data:`MAX_FIT_ROWS` of the rows, in as many
+    threads as ``torch.get_num_threads()``.
 
     Parameters
     ----------
@@ -162,15 +172,16 @@ def select_mixture(X, X_valid, random_state):
     if not candidates or len(X_valid) < 2:
         return None
     X, X_valid = np.asarray(X, dtype=np.float64), np.asarray(X_valid, dtype=np.float64)
-    fits = []  # (mixture, its held-out scores)
+    grid = [(k, reg_covar) for k in (1, *candidates) for reg_covar in REG_COVARS]
     with warnings.catch_warnings():
         warnings.simplefilter("ignore", ConvergenceWarning)
-        for n_components in (1, *candidates):
-            for reg_covar in REG_COVARS:
-                mixture = GaussianMixture(
-                    n_components, reg_covar=reg_covar, n_init=N_INIT, random_state=random_state
-                ).fit(X)
-                fits.append((mixture, mixture.score_samples(X_valid)))
+        # threads, as many as torch trains with: NumPy releases the GIL in EM's array
+        # work, and each fit is seeded, so the pick does not depend on their number;
+        # the largest first, so that none is left to run alone at the end
+        fits = Parallel(n_jobs=torch.get_num_threads(), prefer="threads")(
+            delayed(_fit_candidate)(X, X_valid, k, reg_covar, random_state)
+            for k, reg_covar in reversed(grid)
+        )[::-1]
     best = max((scores for _, scores in fits), key=np.mean)
     within = [fit for fit in fits if not clearly_better(best, fit[1], 1)]
     mixture, scores = min(within, key=lambda fit: (fit[0].n_components, -fit[1].mean()))
