@@ -1117,10 +1117,11 @@ def _split_rows(X, fraction, seed):
     training row does not show overfitting. On 100 rows of three standard normal
     features, each ten times, early stopping on such rows kept a flow that had learnt
     them by heart (-11.4 nats per new row; -4.29 with copies held out together, the
-    truth's -4.26). A row with more copies than the held-out part is to hold (and than
-    some other row) always trains: drawn first, it would be the whole held-out part
-    (one point, held out on 60% of the rows of zero-inflated data). Distinct rows are
-    split by a permutation of them; rows that are all copies of one, as if distinct.
+    truth's -4.26). A row with more copies than the held-out part is to hold always
+    trains, unless no row has fewer: drawn first, it would be the whole held-out part
+    (on zero-inflated data, the zero row: 60% of the rows, one point), drawn later it
+    would leave that part short. Distinct rows are split by a permutation of them;
+    rows that are all copies of one, as if distinct.
     """
     # rows as opaque bytes: sorted faster than by np.unique(axis=0), field by field
     X = np.ascontiguousarray(X)
