@@ -1,8 +1,8 @@
 """Densities beyond the issue's sets, for ``density.py --suite more``.
 
-The benchmark's own sets shaped the defaults; these did not: scikit-learn's manifold
-and cluster generators, and three distributions whose log-density is known in closed
-form (heavy tails, hard edges, skew). Each is ``make(n, random_state)`` and, where
+The benchmark's own sets shaped the defaults; these did not: three of scikit-learn's
+generators (Swiss roll, S-curve, circles), and four distributions whose log-density is
+known in closed form (blobs of different widths, heavy tails, hard edges, skew). Each is ``make(n, random_state)`` and, where
 known, ``log_density(X)``; the fixed parameters (centres, mixing matrices) come from
 ``RandomState(0)``, so every seed draws from one distribution.
 """

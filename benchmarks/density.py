@@ -120,6 +120,7 @@ DATASETS = (*TOYS, *TABULAR)
 #: ``--suite more``: data that did not shape the defaults (2,000 training and 2,000 test
 #: points each)
 SUITES = {"issue": DATASETS, "more": tuple(MORE)}
+ALL_DATASETS = (*DATASETS, *MORE)
 QUICK_DATASETS = {"issue": ("eight_gaussians", "two_moons", "wine"), "more": ("blobs", "circles")}
 N_MORE = 2000
 
@@ -142,7 +143,7 @@ def load_dataset(name, seed, n_toy=N_TOY):
     :data:`N_MORE` of each.
     """
     if name in TOYS or name in MORE:
-        make, log_density = TOYS[name] if name in TOYS else MORE[name]
+        make, log_density = {**TOYS, **MORE}[name]
         n = n_toy if name in TOYS else N_MORE
         X_train = make(n, random_state=2 * seed)
         return X_train, make(n, random_state=2 * seed + 1), log_density
@@ -317,7 +318,7 @@ def main(argv=None):
         help="the issue's sets, or more that did not shape the defaults",
     )
     parser.add_argument(
-        "--datasets", nargs="+", choices=[*DATASETS, *MORE], help="default: the suite's"
+        "--datasets", nargs="+", choices=ALL_DATASETS, help="default: the suite's"
     )
     parser.add_argument("--max-iter", type=int, help="GEBM and flow-MLE iterations (default: GEBM's)")
     parser.add_argument(
@@ -344,8 +345,7 @@ def main(argv=None):
     if args.merge:
         runs = [read_json(path) for path in args.merge]
         records = [record for run_ in runs for record in run_["records"]]
-        order = [*DATASETS, *MORE]
-        records.sort(key=lambda record: (order.index(record["dataset"]), record["seed"]))
+        records.sort(key=lambda record: (ALL_DATASETS.index(record["dataset"]), record["seed"]))
         names = list(dict.fromkeys(record["dataset"] for record in records))
         seeds = sorted({record["seed"] for record in records})
         total = sum(run_.get("total_time_s", 0.0) for run_ in runs)
