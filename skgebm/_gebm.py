@@ -21,7 +21,7 @@ from skorch.helper import predefined_split
 from torch import nn
 from torch.utils.data import TensorDataset
 
-from ._discrete import warn_discrete_features
+from ._degenerate import warn_collinear_features, warn_discrete_features
 from ._tail import fit_tail, sample_tail, tail_log_density
 from ._training import ITERATIONS_PER_EPOCH, VALIDATION_SAMPLES, EarlyStopping, GEBMNet
 from ._warn import warn
@@ -381,8 +381,9 @@ class GEBMEstimator(DensityMixin, BaseEstimator):
     #: Whether a built-in explicit base starts at the training data's Gaussian fit
     #: (flow transforms at the identity, energy at zero).
     _start_at_data_fit = True
-    #: Whether fit warns of discrete features (a density's likelihood degenerates there).
-    _warn_on_discrete_features = True
+    #: Whether fit warns of discrete or collinear features (a density's likelihood
+    #: degenerates there).
+    _warn_on_degenerate_features = True
 
     _parameter_constraints = {
         "objective": [StrOptions(set(OBJECTIVES))],
@@ -552,15 +553,21 @@ class GEBMEstimator(DensityMixin, BaseEstimator):
             With a base that has a density, when features of ``X`` hold a few values
             far apart, repeated many times (binary flags, counts): the density can
             spike there. Issued before training, which can then be stopped.
+        CollinearFeaturesWarning
+            With a base that has a density, when the rows of ``X`` span fewer
+            dimensions than its varying features (a feature that is a sum of others,
+            fewer rows than features): the density degenerates onto the subspace.
         """
         if self.warm_start and hasattr(self, "net_"):
             return self._continue_fit(X)
         X = validate_data(self, X, dtype=_FLOAT_DTYPES, ensure_min_samples=2)
         rng = check_random_state(self.random_state)
         train_seed, self._partition_seed = (int(s) for s in rng.randint(2**31 - 1, size=2))
-        if self._warn_on_discrete_features and _has_density(self.base):
+        if self._warn_on_degenerate_features and _has_density(self.base):
             # before training, which can take minutes, so that it can be stopped
-            warn_discrete_features(X, getattr(self, "feature_names_in_", None))
+            names = getattr(self, "feature_names_in_", None)
+            warn_discrete_features(X, names)
+            warn_collinear_features(X, names)
         self._set_standardization(X)
         X_train = self._standardized(X)
         self._n_fit_rows = len(X)

@@ -1,6 +1,11 @@
 """Exceptions and warnings raised by skgebm."""
 
-__all__ = ["DiscreteFeaturesWarning", "PartitionEstimateWarning", "TrainingDivergedError"]
+__all__ = [
+    "CollinearFeaturesWarning",
+    "DiscreteFeaturesWarning",
+    "PartitionEstimateWarning",
+    "TrainingDivergedError",
+]
 
 
 class TrainingDivergedError(FloatingPointError):
@@ -8,6 +13,17 @@ class TrainingDivergedError(FloatingPointError):
 
     A subclass of :class:`FloatingPointError`, so code that guards numerical failures
     with it catches this too.
+    """
+
+
+class CollinearFeaturesWarning(UserWarning):
+    """The training rows span fewer dimensions than there are (non-constant) features.
+
+    A feature that is a linear combination of others (a total, the last column of a
+    one-hot group), or fewer rows than features, puts the data on a subspace, where
+    no density exists in the features' space: a model can make itself as thin across
+    the subspace as its regularization allows, and its log-likelihood measures that,
+    not the data. Drop the dependent features or project onto their span (PCA) first.
     """
 
 

@@ -557,4 +557,4 @@ class _Member(GEBMEstimator):
 
     _start_at_data_fit = False
     #: A ranking has no likelihood to compare: repeated values are no cause to warn.
-    _warn_on_discrete_features = False
+    _warn_on_degenerate_features = False

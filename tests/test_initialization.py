@@ -11,6 +11,7 @@ from skgebm import GEBMEstimator, GEBMOutlierDetector
 from skgebm._gebm import _build_network
 from skgebm._training import ITERATIONS_PER_EPOCH, GEBMNet
 from skgebm.networks import build_base, build_energy
+from skgebm.exceptions import CollinearFeaturesWarning
 from skgebm.networks._bases import SHRINKAGES
 
 
@@ -311,6 +312,7 @@ def test_an_exact_linear_relation_scores_like_scikit_learns_gaussian_fit():
     rng = np.random.RandomState(0)
     u, u_test = rng.normal(size=(300, 2)), rng.normal(size=(1000, 2))
     X, X_test = np.c_[u, u.sum(1)], np.c_[u_test, u_test.sum(1)]
-    gebm = GEBMEstimator(max_iter=50, random_state=0, device="cpu").fit(X)
+    with pytest.warns(CollinearFeaturesWarning, match="features 0, 1, 2 is constant"):
+        gebm = GEBMEstimator(max_iter=50, random_state=0, device="cpu").fit(X)
     gaussian = GaussianMixture(random_state=0).fit(X)
     assert gebm.score(X_test) > gaussian.score(X_test) - 0.5

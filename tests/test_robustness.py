@@ -9,9 +9,13 @@ from hypothesis.extra.numpy import arrays
 import skgebm._gebm
 from skgebm import GEBMEstimator
 
-# generated and awkward arrays repeat values (constant columns, integers): fit says so
-# (tests/test_discrete.py), which these tests of finite results do not check
-pytestmark = pytest.mark.filterwarnings("ignore::skgebm.exceptions.DiscreteFeaturesWarning")
+# generated and awkward arrays repeat values (constant columns, integers) or have more
+# features than rows: fit says so (tests/test_degenerate.py), which these tests of
+# finite results do not check
+pytestmark = [
+    pytest.mark.filterwarnings("ignore::skgebm.exceptions.DiscreteFeaturesWarning"),
+    pytest.mark.filterwarnings("ignore::skgebm.exceptions.CollinearFeaturesWarning"),
+]
 
 
 #: Settings for many fits per test: a few steps of tiny networks.
