@@ -556,5 +556,6 @@ class _Member(GEBMEstimator):
     """
 
     _start_at_data_fit = False
-    #: A ranking has no likelihood to compare: repeated values are no cause to warn.
+    #: A ranking has no likelihood to compare: repeated values or collinear features are
+    #: no cause to warn.
     _warn_on_degenerate_features = False
