@@ -4,16 +4,22 @@ Run the scripts from the repository root; they import this module as ``_common``
 """
 
 import json
+import os
+import platform
 import time
 from contextlib import contextmanager
 
 import numpy as np
+import sklearn
+import torch
+import zuko
 from skgebm.metrics import mmd2
 
 __all__ = [
     "N_MMD_DRAWS",
     "format_rst_table",
     "format_text_table",
+    "machine",
     "mean_mmd2",
     "mean_std",
     "read_json",
@@ -68,8 +74,29 @@ def format_rst_table(header, rows):
     return "\n".join(lines) + "\n"
 
 
+def machine():
+    """The processor and library versions a record was made with: training amplifies
+    float rounding, so a record reproduces to the bit only on the same of both."""
+    processor = platform.processor()
+    try:
+        with open("/proc/cpuinfo", encoding="utf-8") as file:
+            processor = next(line for line in file if line.startswith("model name"))
+        processor = processor.split(":", 1)[1].strip()
+    except (OSError, StopIteration):
+        pass
+    return {
+        "processor": processor,
+        "cpu_count": os.cpu_count(),
+        "platform": platform.platform(),
+        "python": platform.python_version(),
+        **{m.__name__: m.__version__ for m in (np, sklearn, torch, zuko)},
+    }
+
+
 def write_json(path, payload):
-    """Write ``payload`` to ``path`` as indented JSON."""
+    """Write ``payload`` to ``path`` as indented JSON, with the :func:`machine` that
+    wrote it unless the payload names its own (the runs a merge was made of)."""
+    payload = {**payload, "machine": payload.get("machine", machine())}
     with open(path, "w", encoding="utf-8") as file:
         json.dump(payload, file, indent=2, allow_nan=True)
         file.write("\n")

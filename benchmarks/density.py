@@ -67,6 +67,7 @@ Seeds can run as separate jobs and be tabulated together::
 """
 
 import argparse
+import json
 import sys
 import time
 
@@ -241,6 +242,7 @@ def run(name, seed, max_iter, n_toy=N_TOY):
         "mmd_bandwidth": bandwidth,
         "fit_time_s": times,
         "gebm_n_iter": int(gebm.n_iter_),
+        "gebm_n_base_components": int(gebm.n_base_components_),  # which start was kept
         "gmm_n_components": int(gmm.n_components),
         "gmm_reg_covar": float(gmm.reg_covar),
         "kde_bandwidth": float(kde.bandwidth),
@@ -350,8 +352,12 @@ def main(argv=None):
         seeds = sorted({record["seed"] for record in records})
         total = sum(run_.get("total_time_s", 0.0) for run_ in runs)
         settings = {**runs[0]["settings"], "seeds": seeds, "datasets": names, "merged": args.merge}
+        # the runs' machines (None: made before records named theirs), not the merger's
+        machines = {json.dumps(run_.get("machine")): run_.get("machine") for run_ in runs}
+        machines = list(machines.values())
+        origin = {"machine": machines[0] if len(machines) == 1 else machines}
     else:
-        start, records = time.perf_counter(), []
+        start, records, origin = time.perf_counter(), [], {}
         for name in names:
             for seed in seeds:
                 with threadpool_limits(limits=1):
@@ -374,7 +380,8 @@ def main(argv=None):
     if args.json:
         write_json(
             args.json,
-            {"settings": settings, "total_time_s": total, "acceptance": checks, "records": records},
+            {"settings": settings, "total_time_s": total, "acceptance": checks,
+             "records": records, **origin},
         )
     if args.rst:
         with open(args.rst, "w", encoding="utf-8") as file:
