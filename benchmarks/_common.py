@@ -22,6 +22,7 @@ __all__ = [
     "machine",
     "mean_mmd2",
     "mean_std",
+    "merged_machine",
     "read_json",
     "timer",
     "write_json",
@@ -91,6 +92,15 @@ def machine():
         "python": platform.python_version(),
         **{m.__name__: m.__version__ for m in (np, sklearn, torch, zuko)},
     }
+
+
+def merged_machine(runs):
+    """``{"machine": ...}`` of a merge of ``runs`` (payloads of :func:`read_json`): the
+    runs' machine, a list of them where they differ, None for files from before records
+    named theirs; not the machine that merges."""
+    machines = {json.dumps(run.get("machine")): run.get("machine") for run in runs}
+    machines = list(machines.values())
+    return {"machine": machines[0] if len(machines) == 1 else machines}
 
 
 def write_json(path, payload):

@@ -67,7 +67,6 @@ Seeds can run as separate jobs and be tabulated together::
 """
 
 import argparse
-import json
 import sys
 import time
 
@@ -79,6 +78,7 @@ from _common import (
     format_text_table,
     mean_mmd2,
     mean_std,
+    merged_machine,
     read_json,
     timer,
     write_json,
@@ -352,10 +352,7 @@ def main(argv=None):
         seeds = sorted({record["seed"] for record in records})
         total = sum(run_.get("total_time_s", 0.0) for run_ in runs)
         settings = {**runs[0]["settings"], "seeds": seeds, "datasets": names, "merged": args.merge}
-        # the runs' machines (None: made before records named theirs), not the merger's
-        machines = {json.dumps(run_.get("machine")): run_.get("machine") for run_ in runs}
-        machines = list(machines.values())
-        origin = {"machine": machines[0] if len(machines) == 1 else machines}
+        origin = merged_machine(runs)
     else:
         start, records, origin = time.perf_counter(), [], {}
         for name in names:

@@ -44,7 +44,14 @@ from pathlib import Path
 import numpy as np
 import scipy.io
 import torch
-from _common import format_rst_table, format_text_table, mean_std, read_json, write_json
+from _common import (
+    format_rst_table,
+    format_text_table,
+    mean_std,
+    merged_machine,
+    read_json,
+    write_json,
+)
 from scipy.stats import rankdata
 from sklearn.datasets import (
     load_breast_cancer,
@@ -291,8 +298,11 @@ def main(argv=None):
         help="tabulate the records of these earlier runs instead of running",
     )
     args = parser.parse_args(argv)
+    origin = {}
     if args.merge:  # in the table's order of the data sets, whatever the files' order
-        records = [record for path in args.merge for record in read_json(path)["records"]]
+        runs = [read_json(path) for path in args.merge]
+        records = [record for run_ in runs for record in run_["records"]]
+        origin = merged_machine(runs)
         records.sort(key=lambda record: (DATASETS + SKLEARN_SETS).index(record["dataset"]))
     elif args.suite == "odds" and not args.datasets and not Path(args.data_dir).is_dir():
         print(f"ODDS data not found in {args.data_dir}: nothing to run.")
@@ -315,7 +325,7 @@ def main(argv=None):
         no_files = args.merge or not any(r["dataset"] in DATASETS for r in records)
         ignored = ("json", "rst", "merge") + (("data_dir",) if no_files else ())
         settings = {k: v for k, v in vars(args).items() if k not in ignored}
-        write_json(args.json, {"settings": settings, "records": records})
+        write_json(args.json, {"settings": settings, "records": records, **origin})
     if args.rst:
         with open(args.rst, "w", encoding="utf-8") as file:
             for header, rows in tables:
