@@ -20,7 +20,8 @@ Measurements:
   the training rows) and then trains twice, so the table splits the time: the
   mixture's pick (``mixture s``), and the training iterations of both trainings
   (``ms/iter``, the rest of the fit over their total), which should be about flat in
-  ``n``.
+  ``n``. The same fit at ``n=1e4`` with ``n_jobs=2`` (the two trainings at once, in two
+  processes of one thread each) shows what a second core saves (``seconds`` only).
 - ``score``: ``score_samples`` on 1e6 rows of a model fitted on 1e4.
 - ``sample``: ``sample(n_sample)`` from that model, ``--mcmc-steps`` MCMC steps.
 
@@ -49,6 +50,9 @@ N_FEATURES = 10
 N_COMPONENTS = 8
 FIT_RUNS = ((10**4, 300), (10**5, 300), (10**6, 300), (10**5, 150), (10**5, 600))
 QUICK_FIT_RUNS = ((10**3, 20), (10**4, 20), (10**4, 40))
+#: ``(n, max_iter)`` of the fit measured again with ``n_jobs=2``
+PARALLEL_FIT_RUN = (10**4, 300)
+QUICK_PARALLEL_FIT_RUN = (10**4, 20)
 N_SCORE = 10**6
 N_SAMPLE = 10**4
 N_INFERENCE_FIT = 10**4
@@ -124,9 +128,10 @@ def _measure(name, call):
     }
 
 
-def run_fit(n, max_iter):
+def run_fit(n, max_iter, n_jobs=None):
     """Fit on ``n`` rows for ``max_iter`` iterations; one record, with the seconds of the
-    mixture's pick and the iterations of every training (both starts) counted apart."""
+    mixture's pick and the iterations of every training (both starts) counted apart
+    (the iterations only in this process: not with ``n_jobs`` > 1)."""
     from skgebm import _gebm
 
     X = make_mixture(n)
@@ -146,7 +151,9 @@ def run_fit(n, max_iter):
         return net
 
     _gebm.select_mixture, _gebm._fit_network = timed_select, counted_fit
-    estimator, record = _measure("fit", lambda: _estimator(max_iter).fit(X))
+    estimator, record = _measure("fit", lambda: _estimator(max_iter, n_jobs=n_jobs).fit(X))
+    if n_jobs is not None:
+        record["measurement"], counts["n_iter_total"] = f"fit, n_jobs={n_jobs}", None
     return [{**record, **counts, "n": n, "max_iter": max_iter, "n_iter": estimator.n_iter_}]
 
 
@@ -215,12 +222,11 @@ def _row(record):
     n, max_iter = f"{record['n']:.0e}", str(record.get("max_iter", ""))
     if "error" in record:
         return [record["measurement"], n, max_iter, record["error"], "", "", "", ""]
-    if record["measurement"] == "fit":
+    if record["measurement"].startswith("fit"):
         training = record["seconds"] - record["mixture_seconds"]
-        per_unit = (
-            f"{1e3 * training / record['n_iter_total']:.1f} ms/iter, "
-            f"mixture {record['mixture_seconds']:.1f} s"
-        )
+        per_unit = f"mixture {record['mixture_seconds']:.1f} s"
+        if record["n_iter_total"]:
+            per_unit = f"{1e3 * training / record['n_iter_total']:.1f} ms/iter, {per_unit}"
     else:
         per_unit = f"{1e6 * record['seconds'] / record['n']:.1f} µs/row"
     return [
@@ -257,6 +263,8 @@ def main(argv=None):
             max_iter=max_iter, mcmc_steps=args.mcmc_steps, model_path=os.path.join(tmp, "model.pkl")
         )
         jobs = [("fit", dict(n=n, max_iter=max_iter)) for n, max_iter in fit_runs]
+        n, parallel_iter = QUICK_PARALLEL_FIT_RUN if args.quick else PARALLEL_FIT_RUN
+        jobs.append(("fit", dict(n=n, max_iter=parallel_iter, n_jobs=2)))
         jobs += [
             ("inference", dict(measurement="log_partition", n=0, **inference)),
             ("inference", dict(measurement="score_samples", n=n_score, **inference)),

@@ -7,6 +7,7 @@ from numbers import Integral, Real
 import numpy as np
 import torch
 import zuko
+from joblib import Parallel, delayed, effective_n_jobs
 from sklearn.base import BaseEstimator, DensityMixin, _fit_context
 from sklearn.utils import check_random_state
 from sklearn.utils._param_validation import (
@@ -311,6 +312,13 @@ class GEBMEstimator(DensityMixin, BaseEstimator):
         ``"auto"`` uses CUDA when available, otherwise the CPU. On a GPU the training
         data are copied to it once, the optimizers are fused, and convolutions use
         the channels-last layout.
+    n_jobs : int, default=None
+        Trainings run at once by :class:`joblib.Parallel` when a built-in flow trains
+        twice (see ``n_base_components_``), in separate processes, each with its share
+        of the cores; ``None`` means 1 unless in a :func:`joblib.parallel_config`
+        context (which can also send them to a ``dask.distributed`` cluster). The fitted
+        model does not depend on it; with more than one, an interruption raises
+        ``KeyboardInterrupt`` and keeps no weights.
     memory : str, joblib.Memory or None, default=None
         Caches trained networks keyed on the training parameters and the data, so that
         refits differing only in inference parameters (``temperature``, sampling) train
@@ -433,6 +441,7 @@ class GEBMEstimator(DensityMixin, BaseEstimator):
         "n_iter_no_change": [Interval(Integral, 1, None, closed="left")],
         "precision": [StrOptions({"auto", "float32", "bfloat16"})],
         "device": [str, torch.device],
+        "n_jobs": [Integral, None],
         "memory": [None, str, HasMethods(["cache"])],
         "warm_start": ["boolean"],
         "verbose": ["verbose"],
@@ -481,6 +490,7 @@ class GEBMEstimator(DensityMixin, BaseEstimator):
         n_iter_no_change=40,
         precision="auto",
         device="auto",
+        n_jobs=None,
         memory=None,
         warm_start=False,
         verbose=0,
@@ -525,6 +535,7 @@ class GEBMEstimator(DensityMixin, BaseEstimator):
         self.n_iter_no_change = n_iter_no_change
         self.precision = precision
         self.device = device
+        self.n_jobs = n_jobs
         self.memory = memory
         self.warm_start = warm_start
         self.verbose = verbose
@@ -574,7 +585,7 @@ class GEBMEstimator(DensityMixin, BaseEstimator):
         self._tail_location, self._tail_scale_tril = fit_tail(
             (X - self.location_) / self.scale_
         )
-        train = check_memory(self.memory).cache(_train_network, ignore=["verbose"])
+        train = check_memory(self.memory).cache(_train_network, ignore=["verbose", "n_jobs"])
         try:
             self.net_ = train(
                 X_train,
@@ -582,6 +593,7 @@ class GEBMEstimator(DensityMixin, BaseEstimator):
                 seed=train_seed,
                 device=str(_resolve_device(self.device)),
                 verbose=self.verbose,
+                n_jobs=self.n_jobs,
             )
         except _TrainingInterrupted as interruption:
             self.net_ = interruption.net
@@ -1092,29 +1104,31 @@ def _build_network(
     return net
 
 
-def _train_network(X, *, settings, seed, device, verbose):
+def _train_network(X, *, settings, seed, device, verbose, n_jobs=None):
     """Build and train a :class:`GEBMNet` on standardized ``X`` (the cached unit).
 
     A built-in flow that starts at the data's fit is trained twice when a Gaussian
     mixture scores clearly better than one Gaussian on the held-out rows
     (:func:`~skgebm.networks.select_mixture`): from the data's Gaussian fit, and from
-    that mixture (:class:`~skgebm.networks.MixtureFlowBase`); the network with the
-    higher held-out log-likelihood (:func:`_held_out_loss`) is kept. An interrupted
-    training raises :class:`_TrainingInterrupted`, so that ``joblib.Memory`` does not
-    cache it.
+    that mixture (:class:`~skgebm.networks.MixtureFlowBase`), in ``n_jobs`` processes;
+    the network with the higher held-out log-likelihood (:func:`_held_out_loss`) is
+    kept, the first on a tie. An interrupted training raises
+    :class:`_TrainingInterrupted`, so that ``joblib.Memory`` does not cache it.
     """
     X_valid, fraction = None, _validation_fraction(settings)
     if fraction is not None:
         X, X_valid = _split_rows(X, fraction, seed)
-    options = {"settings": settings, "seed": seed, "device": device, "verbose": verbose}
-    net = _fit_network(X, X_valid, **options)
     mixture = _mixture_start(X, X_valid, settings, seed)
-    if mixture is not None:
-        candidate = _fit_network(X, X_valid, mixture=mixture, **options)
-        losses = [_held_out_loss(n, X_valid, seed) for n in (net, candidate)]
-        if losses[1] < losses[0]:
-            net = candidate
-    return net
+    starts = [None] if mixture is None else [None, mixture]
+    options = {"settings": settings, "seed": seed, "device": device, "verbose": verbose}
+    n_jobs = min(effective_n_jobs(n_jobs), len(starts))
+    nets = Parallel(n_jobs=n_jobs)(
+        delayed(_fit_network)(X, X_valid, mixture=start, **options) for start in starts
+    )
+    if len(nets) == 1:
+        return nets[0]
+    losses = [_held_out_loss(net, X_valid, seed) for net in nets]
+    return nets[int(np.argmin(losses))]
 
 
 def _split_rows(X, fraction, seed):

@@ -381,6 +381,7 @@ class GEBMOutlierDetector(OutlierMixin, GEBMEstimator):
         their own random state."""
         params = {name: getattr(self, name) for name in GEBMEstimator._get_param_names()}
         del params["random_state"]
+        params["n_jobs"] = None  # the detector's n_jobs trains the members in parallel
         if params["flow"] == "auto":
             few = self.n_features_in_ <= _AUTO_SPLINE_MAX_FEATURES
             params["flow"] = "nsf" if few else "realnvp"

@@ -162,6 +162,26 @@ def test_the_two_trainings_are_compared_as_score_computes_the_likelihood(monkeyp
     np.testing.assert_allclose(loss, -est.score(X) - np.log(est.scale_).sum(), rtol=1e-10)
 
 
+def test_the_two_trainings_run_in_processes_to_the_same_model(monkeypatch):
+    compared = []
+    held_out_loss = gebm_module._held_out_loss
+
+    def recording(net, X_valid, seed):  # in this process: the comparison, after both
+        compared.append(held_out_loss(net, X_valid, seed))
+        return compared[-1]
+
+    monkeypatch.setattr(gebm_module, "_held_out_loss", recording)
+    X = _blobs(600)
+    sequential = GEBMEstimator(random_state=0, **FAST).fit(X)
+    parallel = GEBMEstimator(random_state=0, n_jobs=2, **FAST).fit(X)
+    assert len(compared) == 4 and compared[:2] == compared[2:]
+    assert parallel.n_base_components_ == sequential.n_base_components_
+    np.testing.assert_array_equal(parallel.score_samples(X), sequential.score_samples(X))
+    np.testing.assert_array_equal(
+        parallel.sample(20, random_state=1), sequential.sample(20, random_state=1)
+    )
+
+
 def test_a_mixture_base_saves_and_loads(tmp_path):
     X = _blobs(600)
     est = GEBMEstimator(max_iter=50, random_state=0, device="cpu").fit(X)

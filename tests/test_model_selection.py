@@ -60,6 +60,7 @@ def test_memory_key_covers_training_parameters_and_data(moons, fast_params, tmp_
     a = GEBMEstimator(**params).fit(moons)
     GEBMEstimator(**params).set_params(temperature=0.5).fit(moons)  # cached
     GEBMEstimator(**params).set_params(verbose=1).fit(moons)  # cached: printing only
+    GEBMEstimator(**params).set_params(n_jobs=2).fit(moons)  # cached: the same model
     assert _cached_trainings(tmp_path) == 1
     b = GEBMEstimator(**params).set_params(learning_rate=2e-3).fit(moons)
     c = GEBMEstimator(**params).fit(moons[:150])

@@ -31,7 +31,7 @@ CHANGED_DEFAULTS = {
     "tail_weight": 0.0,
 }
 
-DETECTOR_ONLY = {"contamination", "n_estimators", "n_jobs"}
+DETECTOR_ONLY = {"contamination", "n_estimators"}
 
 
 @pytest.fixture(scope="module")
