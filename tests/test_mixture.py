@@ -214,7 +214,7 @@ def test_select_mixture_picks_the_same_mixture_in_any_number_of_threads():
     threads = torch.get_num_threads()
     picks = []
     try:
-        for n_threads in (1, 3):
+        for n_threads in (1, 5):  # candidates fitted one and two numbers at a time
             torch.set_num_threads(n_threads)
             picks.append(select_mixture(X[:600], X[600:], random_state=0))
     finally:
@@ -222,6 +222,27 @@ def test_select_mixture_picks_the_same_mixture_in_any_number_of_threads():
     assert picks[0].n_components == picks[1].n_components >= 3
     for name in ("weights_", "means_", "covariances_"):
         np.testing.assert_array_equal(getattr(picks[0], name), getattr(picks[1], name))
+
+
+def test_select_mixture_stops_adding_components_once_they_overfit(monkeypatch):
+    fitted = []
+
+    class Recording(GaussianMixture):
+        def fit(self, X, y=None):
+            fitted.append(self.n_components)
+            return super().fit(X, y)
+
+    monkeypatch.setattr(_mixture, "GaussianMixture", Recording)
+    X, X_valid = _blobs(3000), _blobs(500, random_state=1)
+    mixture = select_mixture(X, X_valid, random_state=0)
+    # three blobs: 8 and 16 components score no better than 4, and 32 and 64 never fit
+    assert sorted(set(fitted)) == [1, 2, 4, 8, 16]
+    fitted.clear()
+    monkeypatch.setattr(_mixture, "PATIENCE", len(_mixture.N_COMPONENTS) + 1)
+    every_candidate = select_mixture(X, X_valid, random_state=0)
+    assert max(fitted) == 64
+    assert mixture.n_components == every_candidate.n_components >= 3
+    np.testing.assert_array_equal(mixture.means_, every_candidate.means_)
 
 
 def test_select_mixture_picks_the_fewest_components_within_one_standard_error():
