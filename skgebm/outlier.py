@@ -216,7 +216,6 @@ class GEBMOutlierDetector(OutlierMixin, GEBMEstimator):
             Interval(Real, 0, 0.5, closed="right"),
         ],
         "n_estimators": [Interval(Integral, 1, None, closed="left")],
-        "n_jobs": [Integral, None],
         "flow": [  # the estimator's flow families, and "auto"
             StrOptions({"auto", *GEBMEstimator._parameter_constraints["flow"][0].options})
         ],
