@@ -68,6 +68,12 @@ _REFERENCE_ENERGY_MIN = -10.0
 _SHARP_ENERGY_MIN = -3.0
 # validation_fraction="auto" with an explicit base.
 _AUTO_VALIDATION_FRACTION = 0.1
+# n_iter_no_change="auto": the base's epochs of patience, one per _ROWS_PER_PATIENCE_EPOCH
+# training rows between the two bounds, so at least 320 passes over small data (an
+# epoch is 25 batches of 256 rows) and 1,000 iterations on 800 rows or more; the
+# model's, the upper bound (see the user guide).
+_PATIENCE_EPOCHS = (10, 40)
+_ROWS_PER_PATIENCE_EPOCH = 20
 # gradient_penalty="auto" of the image energy: the reference implementation's for images.
 _IMAGE_GRADIENT_PENALTY = 1.0
 # Parameters that shape training; everything else (temperature, sampling, scoring) is
@@ -288,13 +294,17 @@ class GEBMEstimator(DensityMixin, BaseEstimator):
         whether the built-in flow trains a second time, from the data's Gaussian
         mixture fit (see ``n_base_components_``). Copies of a row are held out
         together, so that the held-out rows show overfitting on data whose rows repeat.
-    n_iter_no_change : int, default=40
-        Epochs of 25 iterations (1,000 iterations by default) without validation
-        improvement before stopping; the best weights are restored. Validating often
-        finds a flow's best weights on small data; waiting long is robust to the noise
-        of the held-out loss on data that keeps improving slowly. A base trained by
-        maximum likelihood is frozen at its own best after as many epochs without
-        improvement, while the energy goes on (with a fresh patience). Used with
+    n_iter_no_change : int or "auto", default="auto"
+        Epochs of 25 iterations without validation improvement before stopping; the
+        best weights are restored. Validating often finds a flow's best weights on
+        small data; waiting long is robust to the noise of the held-out loss on data
+        that keeps improving slowly. A base trained by maximum likelihood is frozen at
+        its own best after as many epochs without improvement of its own likelihood,
+        while the energy goes on (with a fresh patience). ``"auto"`` is 40 (1,000
+        iterations), and for the base's freeze one per 20 training rows, from 10 to
+        40: an epoch is 25 batches of 256 rows at any size, so 40 are 3,160 passes
+        over ``load_iris``' 81 rows, long after its flow has overfitted, and the
+        energy spends them on a base it will lose (see the user guide). Used with
         ``validation_fraction``.
     precision : {"auto", "float32", "bfloat16"}, default="auto"
         Arithmetic of the networks in training steps and in :meth:`sample`.
@@ -438,7 +448,7 @@ class GEBMEstimator(DensityMixin, BaseEstimator):
         "validation_fraction": [
             Interval(Real, 0, 1, closed="neither"), StrOptions({"auto"}), None
         ],
-        "n_iter_no_change": [Interval(Integral, 1, None, closed="left")],
+        "n_iter_no_change": [Interval(Integral, 1, None, closed="left"), StrOptions({"auto"})],
         "precision": [StrOptions({"auto", "float32", "bfloat16"})],
         "device": [str, torch.device],
         "n_jobs": [Integral, None],
@@ -487,7 +497,7 @@ class GEBMEstimator(DensityMixin, BaseEstimator):
         tail_weight="auto",
         standardize=True,
         validation_fraction="auto",
-        n_iter_no_change=40,
+        n_iter_no_change="auto",
         precision="auto",
         device="auto",
         n_jobs=None,
@@ -1025,13 +1035,15 @@ def _drop_generators(net):
 
 
 def _build_network(
-    n_features, *, settings, seed, device, verbose, valid_data=None, n_components=1
+    n_features, *, settings, seed, device, verbose, valid_data=None, n_train_rows=None,
+    n_components=1,
 ):
     """An initialized, untrained :class:`GEBMNet` for ``n_features`` inputs.
 
     ``valid_data`` (standardized rows held out for early stopping) adds the
-    validation split and its early-stopping callback; ``n_components`` > 1 makes a
-    built-in flow a :class:`~skgebm.networks.MixtureFlowBase` of that many components.
+    validation split and its early-stopping callback, whose patience may depend on
+    ``n_train_rows``; ``n_components`` > 1 makes a built-in flow a
+    :class:`~skgebm.networks.MixtureFlowBase` of that many components.
     """
     s = settings
     # the networks are built and drawn on the CPU, then moved: torch draws a CPU
@@ -1069,7 +1081,8 @@ def _build_network(
     if valid_data is not None:
         held_out = torch.as_tensor(valid_data, device=device)  # on the device once, too
         train_split = predefined_split(TensorDataset(held_out))
-        callbacks.append(EarlyStopping(patience=s["n_iter_no_change"]))
+        patience, base_patience = _patience(s, n_train_rows)
+        callbacks.append(EarlyStopping(patience=patience, base_patience=base_patience))
         n_valid_batches = math.ceil(len(valid_data) / max(s["batch_size"], VALIDATION_SAMPLES))
     if verbose:  # an epoch is a fixed number of iterations, not a pass over the data
         callbacks.insert(0, ProgressBar(batches_per_epoch=ITERATIONS_PER_EPOCH + n_valid_batches))
@@ -1226,7 +1239,8 @@ def _fit_network(X, X_valid, *, settings, seed, device, verbose, mixture=None):
     """One training from the data's fit (or ``mixture``)."""
     net = _build_network(
         X.shape[1], settings=settings, seed=seed, device=device, verbose=verbose,
-        valid_data=X_valid, n_components=1 if mixture is None else mixture.n_components,
+        valid_data=X_valid, n_train_rows=len(X),
+        n_components=1 if mixture is None else mixture.n_components,
     )
     builtin_explicit = isinstance(settings["base"], str) and net.base_.has_density
     if mixture is not None:
@@ -1270,6 +1284,17 @@ def _validation_fraction(settings):
     if fraction != "auto":
         return fraction
     return _AUTO_VALIDATION_FRACTION if _has_density(settings["base"]) else None
+
+
+def _patience(settings, n_train_rows):
+    """Early stopping's epochs without improvement of the model and of the base before
+    freezing it, ``n_iter_no_change="auto"`` resolved: the base's is one per
+    ``_ROWS_PER_PATIENCE_EPOCH`` training rows, within ``_PATIENCE_EPOCHS``."""
+    patience = settings["n_iter_no_change"]
+    if patience != "auto":
+        return patience, patience
+    low, high = _PATIENCE_EPOCHS
+    return high, min(high, max(low, math.ceil(n_train_rows / _ROWS_PER_PATIENCE_EPOCH)))
 
 
 def _has_density(base):

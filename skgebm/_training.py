@@ -116,7 +116,7 @@ class EarlyStopping(Callback):
     the first candidate, so training that only overfits gives the start back.
 
     A base trained by maximum likelihood may stop on its own first: when its held-out
-    log-likelihood (``valid_base_loss``) has not improved for ``patience`` epochs, it
+    log-likelihood (``valid_base_loss``) has not improved for ``base_patience`` epochs, it
     goes back to its best weights and is frozen, and the energy, with a fresh
     patience, keeps correcting it. On small data a flow overfits long before an
     energy held smooth by its gradient penalty does; on large data the model as a
@@ -125,11 +125,14 @@ class EarlyStopping(Callback):
     Parameters
     ----------
     patience : int
-        Epochs without improvement before stopping (or freezing the base).
+        Epochs without improvement before stopping.
+    base_patience : int
+        Epochs without improvement of the base's own loss before freezing it.
     """
 
-    def __init__(self, patience):
+    def __init__(self, patience, base_patience):
         self.patience = patience
+        self.base_patience = base_patience
 
     def initialize(self):
         self.best_loss_ = math.inf
@@ -167,7 +170,7 @@ class EarlyStopping(Callback):
             self.best_base_state_ = net._snapshot(("base", "optimizer_base"))
             return False
         self.base_misses_ += 1
-        if self.base_misses_ < self.patience:
+        if self.base_misses_ < self.base_patience:
             return False
         net._restore(self.best_base_state_)
         net._good_state = net._snapshot()  # a later recovery must not bring back the overfit base

@@ -17,7 +17,7 @@ from torch.utils.data import TensorDataset
 
 from skgebm import GEBMEstimator, TrainingDivergedError
 from skgebm._gebm import _log_mean_standard_error, _split_rows
-from skgebm._training import ITERATIONS_PER_EPOCH
+from skgebm._training import ITERATIONS_PER_EPOCH, EarlyStopping
 from skgebm.datasets import eight_gaussians_log_density, make_eight_gaussians
 from skgebm.exceptions import PartitionEstimateWarning
 
@@ -308,8 +308,6 @@ def test_fitted_weights_are_the_moving_average_of_the_trained_weights(
 
 
 def test_early_stopping_restores_the_best_model(monkeypatch):
-    from skgebm._training import EarlyStopping
-
     best = {}
 
     def remember(net):
@@ -344,6 +342,51 @@ def test_early_stopping_restores_the_best_model(monkeypatch):
     for name, module in (("base", est.base_), ("energy", est.energy_)):
         for key, value in module.state_dict().items():
             torch.testing.assert_close(value, best[name][key])
+
+
+@pytest.mark.parametrize(
+    "n_rows, n_iter_no_change, patiences",
+    [(60, "auto", (40, 10)), (300, "auto", (40, 14)), (1000, "auto", (40, 40)),
+     (60, 3, (3, 3)), (1000, 50, (50, 50))],
+)
+def test_patience_auto_freezes_the_base_after_one_epoch_per_20_training_rows(
+    monkeypatch, fast_params, n_rows, n_iter_no_change, patiences
+):
+    # an epoch is 25 batches at any size: 1,000 iterations are thousands of passes over
+    # small data, whose flow overfits within tens of steps; the model keeps 40
+    used = []
+    start = EarlyStopping.on_train_begin
+
+    def recording_start(self, net, **kwargs):
+        used.append((self.patience, self.base_patience))
+        start(self, net, **kwargs)
+
+    monkeypatch.setattr(EarlyStopping, "on_train_begin", recording_start)
+    X = np.random.RandomState(0).normal(size=(n_rows, 2))  # one Gaussian: one training
+    params = {**fast_params, "max_iter": 25, "n_iter_no_change": n_iter_no_change}
+    est = GEBMEstimator(**params, random_state=0).fit(X)
+    # the rows of the training part count: the held-out tenth is not trained on
+    assert est.n_base_components_ == 1 and used == [patiences]
+
+
+def test_a_base_is_frozen_after_its_own_patience(monkeypatch, fast_params):
+    frozen_at = []
+    froze_base = EarlyStopping._froze_base
+
+    def recording(self, net):
+        frozen = froze_base(self, net)
+        if frozen:
+            frozen_at.append((len(net.history), self.base_misses_))
+        return frozen
+
+    monkeypatch.setattr(EarlyStopping, "_froze_base", recording)
+    # 60 points in 13 dimensions: the flow overfits within tens of steps
+    X = np.random.RandomState(0).normal(size=(60, 13))
+    params = {**fast_params, "max_iter": 2000, "validation_fraction": 0.3}
+    est = GEBMEstimator(**params, random_state=0).fit(X)
+    # 42 training rows: patience 10 for the base (the least), 40 for the model
+    assert est.net_.base_frozen_ and [misses for _, misses in frozen_at] == [10]
+    assert len(est.net_.history) >= frozen_at[0][0] + 40  # the energy went on
 
 
 @settings(deadline=None, max_examples=50)

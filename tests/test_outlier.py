@@ -29,6 +29,7 @@ CHANGED_DEFAULTS = {
     "base_learning_rate": None,
     "n_partition_samples": 16384,
     "tail_weight": 0.0,
+    "n_iter_no_change": 40,
 }
 
 DETECTOR_ONLY = {"contamination", "n_estimators"}
