@@ -108,16 +108,18 @@ class GEBMOutlierDetector(OutlierMixin, GEBMEstimator):
         the training rows toward the inliers of sparse regions. With ``"auto"``
         the mean ROC-AUC on the ODDS sets falls by 0.002 (``ionosphere``
         0.944 to 0.936, ``satimage-2`` 0.994 to 0.990, ``musk`` 0.997 to 1.000).
+    standardize, validation_fraction
+        As in :class:`~skgebm.GEBMEstimator`, with its defaults. Early stopping on a
+        held-out tenth of the rows keeps the flow from overfitting data sets with
+        about as many features as rows, which ranks their outliers better.
     n_iter_no_change : int or "auto", default=40
         As in :class:`~skgebm.GEBMEstimator`, whose default (``"auto"``, which
         freezes the base sooner on fewer than 800 rows) is not used: in the
         ``max_iter=500`` iterations (20 epochs) a patience of 40 never ends training
         nor freezes the base, and each member keeps its weights of the epoch best on
         the held-out rows.
-    standardize, validation_fraction, precision, device
-        As in :class:`~skgebm.GEBMEstimator`, with its defaults. Early stopping on a
-        held-out tenth of the rows keeps the flow from overfitting data sets with
-        about as many features as rows, which ranks their outliers better.
+    precision, device
+        As in :class:`~skgebm.GEBMEstimator`, with its defaults.
     memory, warm_start, verbose, random_state
         As in :class:`~skgebm.GEBMEstimator`, with its defaults.
 
