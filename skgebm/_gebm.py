@@ -68,12 +68,10 @@ _REFERENCE_ENERGY_MIN = -10.0
 _SHARP_ENERGY_MIN = -3.0
 # validation_fraction="auto" with an explicit base.
 _AUTO_VALIDATION_FRACTION = 0.1
-# n_iter_no_change="auto": the base's epochs of patience, one per _ROWS_PER_PATIENCE_EPOCH
-# training rows between the two bounds, so at least 320 passes over small data (an
-# epoch is 25 batches of 256 rows) and 1,000 iterations on 800 rows or more; the
-# model's, the upper bound (see the user guide).
-_PATIENCE_EPOCHS = (10, 40)
-_ROWS_PER_PATIENCE_EPOCH = 20
+# n_iter_no_change="auto": the model's epochs of patience (1,000 iterations), and the
+# most of the base's, which are one per 20 training rows (EarlyStopping's
+# base_patience="auto"; see the user guide).
+_AUTO_PATIENCE = 40
 # gradient_penalty="auto" of the image energy: the reference implementation's for images.
 _IMAGE_GRADIENT_PENALTY = 1.0
 # Parameters that shape training; everything else (temperature, sampling, scoring) is
@@ -1035,15 +1033,13 @@ def _drop_generators(net):
 
 
 def _build_network(
-    n_features, *, settings, seed, device, verbose, valid_data=None, n_train_rows=None,
-    n_components=1,
+    n_features, *, settings, seed, device, verbose, valid_data=None, n_components=1
 ):
     """An initialized, untrained :class:`GEBMNet` for ``n_features`` inputs.
 
     ``valid_data`` (standardized rows held out for early stopping) adds the
-    validation split and its early-stopping callback, whose patience may depend on
-    ``n_train_rows``; ``n_components`` > 1 makes a built-in flow a
-    :class:`~skgebm.networks.MixtureFlowBase` of that many components.
+    validation split and its early-stopping callback; ``n_components`` > 1 makes a
+    built-in flow a :class:`~skgebm.networks.MixtureFlowBase` of that many components.
     """
     s = settings
     # the networks are built and drawn on the CPU, then moved: torch draws a CPU
@@ -1081,7 +1077,7 @@ def _build_network(
     if valid_data is not None:
         held_out = torch.as_tensor(valid_data, device=device)  # on the device once, too
         train_split = predefined_split(TensorDataset(held_out))
-        patience, base_patience = _patience(s, n_train_rows)
+        patience, base_patience = _patience(s)
         callbacks.append(EarlyStopping(patience=patience, base_patience=base_patience))
         n_valid_batches = math.ceil(len(valid_data) / max(s["batch_size"], VALIDATION_SAMPLES))
     if verbose:  # an epoch is a fixed number of iterations, not a pass over the data
@@ -1239,8 +1235,7 @@ def _fit_network(X, X_valid, *, settings, seed, device, verbose, mixture=None):
     """One training from the data's fit (or ``mixture``)."""
     net = _build_network(
         X.shape[1], settings=settings, seed=seed, device=device, verbose=verbose,
-        valid_data=X_valid, n_train_rows=len(X),
-        n_components=1 if mixture is None else mixture.n_components,
+        valid_data=X_valid, n_components=1 if mixture is None else mixture.n_components,
     )
     builtin_explicit = isinstance(settings["base"], str) and net.base_.has_density
     if mixture is not None:
@@ -1286,15 +1281,10 @@ def _validation_fraction(settings):
     return _AUTO_VALIDATION_FRACTION if _has_density(settings["base"]) else None
 
 
-def _patience(settings, n_train_rows):
-    """Early stopping's epochs without improvement of the model and of the base before
-    freezing it, ``n_iter_no_change="auto"`` resolved: the base's is one per
-    ``_ROWS_PER_PATIENCE_EPOCH`` training rows, within ``_PATIENCE_EPOCHS``."""
+def _patience(settings):
+    """The model's and the base's patience for :class:`EarlyStopping`."""
     patience = settings["n_iter_no_change"]
-    if patience != "auto":
-        return patience, patience
-    low, high = _PATIENCE_EPOCHS
-    return high, min(high, max(low, math.ceil(n_train_rows / _ROWS_PER_PATIENCE_EPOCH)))
+    return (_AUTO_PATIENCE, "auto") if patience == "auto" else (patience, patience)
 
 
 def _has_density(base):

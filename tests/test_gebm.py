@@ -358,8 +358,8 @@ def test_patience_auto_freezes_the_base_after_one_epoch_per_20_training_rows(
     start = EarlyStopping.on_train_begin
 
     def recording_start(self, net, **kwargs):
-        used.append((self.patience, self.base_patience))
         start(self, net, **kwargs)
+        used.append((self.patience, self.base_patience_))
 
     monkeypatch.setattr(EarlyStopping, "on_train_begin", recording_start)
     X = np.random.RandomState(0).normal(size=(n_rows, 2))  # one Gaussian: one training
