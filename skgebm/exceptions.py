@@ -4,6 +4,7 @@ __all__ = [
     "CollinearFeaturesWarning",
     "DiscreteFeaturesWarning",
     "PartitionEstimateWarning",
+    "SamplingDivergenceWarning",
     "TrainingDivergedError",
 ]
 
@@ -47,4 +48,17 @@ class PartitionEstimateWarning(UserWarning):
     an error of every score. It is large when the energy is far lower on a small part
     of the base than on the rest (a narrow well, or a low temperature); more
     ``n_partition_samples`` shrink it.
+    """
+
+
+class SamplingDivergenceWarning(RuntimeWarning):
+    """MCMC chains ended at a non-finite state, or where the model has almost no mass.
+
+    Unadjusted samplers (``"ula"``, ``"kinetic"``) follow the energy's gradient
+    without a Metropolis test: on a steep energy (one with Fourier features, or sharp
+    walls learnt around clusters) a step too large throws chains out, and their
+    samples are then not the model's. Any sampler reports chains that end non-finite;
+    :meth:`~skgebm.GEBMEstimator.sample`, whose chains start at base draws, also
+    reports them when more than 1% end 10 nats or more below the log-density of every
+    start. MALA and HMC reject such moves; a smaller step size makes them rarer.
     """

@@ -19,7 +19,7 @@ from skgebm import GEBMEstimator, TrainingDivergedError
 from skgebm._gebm import _log_mean_standard_error, _split_rows
 from skgebm._training import ITERATIONS_PER_EPOCH, EarlyStopping
 from skgebm.datasets import eight_gaussians_log_density, make_eight_gaussians
-from skgebm.exceptions import PartitionEstimateWarning
+from skgebm.exceptions import PartitionEstimateWarning, SamplingDivergenceWarning
 
 
 @pytest.fixture(scope="module")
@@ -159,6 +159,26 @@ def test_sample_shape_units_and_diagnostics(fitted, moons):
     # samples come back in the data's units, not standardized ones
     assert np.all(np.abs(X.mean(axis=0) - moons.mean(axis=0)) < 0.5 * moons.std(axis=0))
     assert diagnostics.n_steps == 20
+
+
+@pytest.mark.parametrize("sampler", ["kinetic", "mala"])
+def test_chains_an_unadjusted_step_throws_out_are_reported(fitted, moons, sampler):
+    # a step of 3 throws kinetic Langevin's chains deep into the latent's tails, where
+    # no base draw starts; MALA's Metropolis test rejects those moves
+    estimator = pickle.loads(pickle.dumps(fitted))
+    estimator.set_params(sampler=sampler, mcmc_step_size=3.0, temperature=1.0)
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        X = estimator.sample(200, random_state=1)
+    reported = [w for w in caught if issubclass(w.category, SamplingDivergenceWarning)]
+    far = np.abs(X - moons.mean(axis=0)).max(axis=1) > 10 * moons.std(axis=0).max()
+    if sampler == "kinetic":
+        assert len(reported) == 1 and far.mean() > 0.5
+        message = str(reported[0].message)
+        n_escaped = int(message.split(" of 200 MCMC chains ")[0])
+        assert n_escaped >= far.sum() and "KineticLangevin" in message
+    else:
+        assert not reported and not far.any()
 
 
 def test_same_seed_same_results_different_seed_different(moons, fast_params):

@@ -18,6 +18,7 @@ from scipy import integrate, stats
 from sklearn.base import clone
 
 import skgebm.samplers
+from skgebm.exceptions import SamplingDivergenceWarning
 from skgebm.samplers import (
     HMC,
     MALA,
@@ -618,11 +619,13 @@ def test_non_finite_proposals_are_rejected(sampler_name):
 def test_unadjusted_chains_that_diverge_are_counted_and_reported(name):
     # on N(0, I) a step of 3 overshoots geometrically: never silent overflow or NaN
     z0 = torch.randn(50, 2, generator=generator(0))
-    with pytest.warns(RuntimeWarning, match="50 of 50 chains ended at a non-finite") as caught:
+    message = "50 of 50 chains ended at a non-finite"
+    with pytest.warns(SamplingDivergenceWarning, match=message) as caught:
         _, diag = make_sampler(name, step_size=3.0, n_steps=100).sample(
             standard_normal_log_prob, z0, generator=generator(1)
         )
     assert diag.n_diverged == 50 and caught[0].filename == __file__
+    assert issubclass(SamplingDivergenceWarning, RuntimeWarning)  # its class until now
 
 
 @pytest.mark.parametrize("name", ["ula", "kinetic", "mala", "hmc"])

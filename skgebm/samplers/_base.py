@@ -11,6 +11,7 @@ import torch
 from sklearn.base import BaseEstimator
 
 from .._warn import warn
+from ..exceptions import SamplingDivergenceWarning
 from ._diagnostics import effective_sample_size, split_rhat
 
 __all__ = ["BaseSampler", "SamplerDiagnostics"]
@@ -27,7 +28,7 @@ def _count_diverged(state, step_size):
             f"log-density: either step_size={step_size.item():.3g} is too large for "
             "this target (lower it, or use a Metropolis-adjusted sampler, MALA or HMC, "
             "which rejects such moves), or the target itself returned NaN.",
-            RuntimeWarning,
+            SamplingDivergenceWarning,
         )
     return n_diverged
 
