@@ -76,7 +76,7 @@ _SHARP_ENERGY_MIN = -3.0
 # validation_fraction="auto" with an explicit base.
 _AUTO_VALIDATION_FRACTION = 0.1
 # n_iter_no_change="auto": the model's epochs of patience (1,000 iterations), and the
-# most of the base's, which are one per 20 training rows (EarlyStopping's
+# most of the base's, which are one per 10 training rows (EarlyStopping's
 # base_patience="auto"; see the user guide).
 _AUTO_PATIENCE = 40
 # gradient_penalty="auto" of the image energy: the reference implementation's for images.
@@ -306,7 +306,7 @@ class GEBMEstimator(DensityMixin, BaseEstimator):
         that keeps improving slowly. A base trained by maximum likelihood is frozen at
         its own best after as many epochs without improvement of its own likelihood,
         while the energy goes on (with a fresh patience). ``"auto"`` is 40 (1,000
-        iterations), and for the base's freeze one per 20 training rows, from 10 to
+        iterations), and for the base's freeze one per 10 training rows, from 10 to
         40: an epoch is 25 batches of 256 rows at any size, so 40 are 3,160 passes
         over ``load_iris``' 81 rows, long after its flow has overfitted, and the
         energy spends them on a base it will lose (see the user guide). Used with

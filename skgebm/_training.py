@@ -109,7 +109,7 @@ class MinibatchIterator:
 
 # EarlyStopping(base_patience="auto"): one epoch of patience per this many training rows,
 # and at least this many epochs (measured on 81 to 4,500 rows; see the user guide).
-_ROWS_PER_BASE_PATIENCE_EPOCH = 20
+_ROWS_PER_BASE_PATIENCE_EPOCH = 10
 _MIN_AUTO_BASE_PATIENCE = 10
 
 
@@ -134,7 +134,7 @@ class EarlyStopping(Callback):
         Epochs without improvement before stopping.
     base_patience : int or "auto"
         Epochs without improvement of the base's own loss before freezing it.
-        ``"auto"`` is one per 20 training rows, at least 10 and at most ``patience``:
+        ``"auto"`` is one per 10 training rows, at least 10 and at most ``patience``:
         an epoch is a fixed number of batches, so on small data it is many passes
         over the rows. Resolved when training begins, as ``base_patience_``.
     """

@@ -114,7 +114,7 @@ class GEBMOutlierDetector(OutlierMixin, GEBMEstimator):
         about as many features as rows, which ranks their outliers better.
     n_iter_no_change : int or "auto", default=40
         As in :class:`~skgebm.GEBMEstimator`, whose default (``"auto"``, which
-        freezes the base sooner on fewer than 800 rows) is not used: in the
+        freezes the base sooner on fewer than 400 rows) is not used: in the
         ``max_iter=500`` iterations (20 epochs) a patience of 40 never ends training
         nor freezes the base, and each member keeps its weights of the epoch best on
         the held-out rows.

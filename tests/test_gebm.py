@@ -366,10 +366,10 @@ def test_early_stopping_restores_the_best_model(monkeypatch):
 
 @pytest.mark.parametrize(
     "n_rows, n_iter_no_change, patiences",
-    [(60, "auto", (40, 10)), (300, "auto", (40, 14)), (1000, "auto", (40, 40)),
+    [(60, "auto", (40, 10)), (300, "auto", (40, 27)), (500, "auto", (40, 40)),
      (60, 3, (3, 3)), (1000, 50, (50, 50))],
 )
-def test_patience_auto_freezes_the_base_after_one_epoch_per_20_training_rows(
+def test_patience_auto_freezes_the_base_after_one_epoch_per_10_training_rows(
     monkeypatch, fast_params, n_rows, n_iter_no_change, patiences
 ):
     # an epoch is 25 batches at any size: 1,000 iterations are thousands of passes over
