@@ -58,7 +58,7 @@ class SamplingDivergenceWarning(RuntimeWarning):
     without a Metropolis test: on a steep energy (one with Fourier features, or sharp
     walls learnt around clusters) a step too large throws chains out, and their
     samples are then not the model's. Any sampler reports chains that end non-finite;
-    :meth:`~skgebm.GEBMEstimator.sample`, whose chains start at base draws, also
-    reports them when more than 1% end 10 nats or more below the log-density of every
-    start. MALA and HMC reject such moves; a smaller step size makes them rarer.
+    :meth:`~skgebm.GEBMEstimator.sample`, whose chains start at resampled base draws,
+    also reports them when more than 1% end 10 nats or more below the log-density of
+    every start. MALA and HMC reject such moves; a smaller step size makes them rarer.
     """

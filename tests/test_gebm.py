@@ -16,7 +16,7 @@ from torch import nn
 from torch.utils.data import TensorDataset
 
 from skgebm import GEBMEstimator, TrainingDivergedError
-from skgebm._gebm import _log_mean_standard_error, _split_rows
+from skgebm._gebm import _log_mean_standard_error, _resampled_latents, _split_rows
 from skgebm._training import ITERATIONS_PER_EPOCH, EarlyStopping
 from skgebm.datasets import eight_gaussians_log_density, make_eight_gaussians
 from skgebm.exceptions import PartitionEstimateWarning, SamplingDivergenceWarning
@@ -159,6 +159,48 @@ def test_sample_shape_units_and_diagnostics(fitted, moons):
     # samples come back in the data's units, not standardized ones
     assert np.all(np.abs(X.mean(axis=0) - moons.mean(axis=0)) < 0.5 * moons.std(axis=0))
     assert diagnostics.n_steps == 20
+
+
+def test_samples_follow_the_density_the_model_scores(fitted, moons):
+    # At temperature 0.1 the energy moves mass between the two moons, which local
+    # chains started at base draws do not do in 100 steps (the mean of the first
+    # coordinate was 9 standard errors off). Reference: base draws weighted by the
+    # model's density ratio, exp(score_samples at T minus at T=inf).
+    estimator = pickle.loads(pickle.dumps(fitted)).set_params(tail_weight=0.0)
+    base = estimator.set_params(temperature=float("inf")).sample(20000, random_state=1)
+    log_base = estimator.score_samples(base)
+    estimator.set_params(temperature=0.1, sampler="mala", n_mcmc_steps=100)
+    log_ratio = estimator.score_samples(base) - log_base
+    weights = np.exp(log_ratio - log_ratio.max())
+    weights /= weights.sum()
+    assert 1 / np.sum(weights**2) > 5000  # the reference is itself precise
+
+    def features(X):
+        Z = (X - moons.mean(axis=0)) / moons.std(axis=0)
+        return np.c_[Z, Z**2]
+
+    samples = features(estimator.sample(4000, random_state=2))
+    standard_error = samples.std(axis=0) / np.sqrt(len(samples))
+    reference = weights @ features(base)
+    assert np.all(np.abs(samples.mean(axis=0) - reference) < 4 * standard_error)
+    # and the test can fail: the model's moments are far from the base's
+    shift = np.abs(features(base).mean(axis=0) - reference) / standard_error
+    assert shift.max() > 10
+
+
+def test_chain_starts_are_resampled_by_weight_and_skip_non_finite_ones():
+    generator = torch.Generator().manual_seed(0)
+
+    def log_weight(z):  # weight 1 on the right half-plane, 3 above too, NaN below left
+        right = torch.where(z[:, 0] > 0, 0.0, torch.nan)
+        return right + torch.where(z[:, 1] > 0, math.log(3.0), 0.0)
+
+    z = _resampled_latents(4000, log_weight, 2, generator)
+    assert z.shape == (4000, 2) and torch.all(z[:, 0] > 0)
+    assert (z[:, 1] > 0).float().mean().item() == pytest.approx(0.75, abs=0.02)
+    assert len(torch.unique(z, dim=0)) > 2000  # eight candidates a chain, few repeats
+    nowhere = _resampled_latents(50, lambda z: torch.full((len(z),), torch.nan), 2, generator)
+    assert torch.all(torch.isfinite(nowhere))  # no weight at all: plain base draws
 
 
 @pytest.mark.parametrize("sampler", ["kinetic", "mala"])
