@@ -1068,11 +1068,11 @@ def _count_escaped(end_log_prob, lowest_start):
 
     The starts are base draws resampled by the model's weights, about distributed as
     the model, and a sampler that targets it leaves it invariant: its chains end about
-    as likely as those starts (one that starts at the
-    lowest may drift a little lower, hence the margin of ``_ESCAPE_MARGIN`` nats). An
-    unadjusted step that overshoots a steep energy throws chains far into the
-    latent's tails: on the checkerboard, kinetic Langevin at the default step left
-    1,032 of 2,000 chains more than 10 nats below every start, MALA and HMC none.
+    as likely as those starts (one that starts at the lowest may drift a little lower,
+    hence the margin of ``_ESCAPE_MARGIN`` nats). An unadjusted step that overshoots a
+    steep energy throws chains far into the latent's tails: on the checkerboard,
+    kinetic Langevin at the default step left 1,032 of 2,000 chains more than 10 nats
+    below every start, MALA and HMC none.
     """
     escaped = torch.isfinite(end_log_prob) & (end_log_prob < lowest_start - _ESCAPE_MARGIN)
     return int(escaped.sum())
