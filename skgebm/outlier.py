@@ -256,7 +256,7 @@ class GEBMOutlierDetector(OutlierMixin, GEBMEstimator):
         dsm_noise_scale=0.3,
         max_iter=500,
         batch_size=256,
-        learning_rate=1e-3,
+        learning_rate="auto",
         base_learning_rate=None,
         beta_1=0.5,
         beta_2=0.999,

@@ -310,7 +310,7 @@ def test_base_learning_rate_steps_the_base_only(moons, fast_params, base_learnin
     start = GEBMEstimator(**{**params, "max_iter": 1, "learning_rate": 1e-12}).fit(moons)
     est = GEBMEstimator(**params, base_learning_rate=base_learning_rate).fit(moons)
     assert [group["lr"] for group in est.net_.optimizer_base_.param_groups] == [
-        base_learning_rate or est.learning_rate
+        base_learning_rate or est.learning_rate_
     ]
     moved = [not torch.allclose(a, b, atol=1e-6) for a, b in
              zip(start.base_.parameters(), est.base_.parameters())]

@@ -104,6 +104,25 @@ def test_bad_image_shape_is_a_clear_value_error(params, message):
         GEBMEstimator(**{**IMAGE, **params}).fit(DIGITS)
 
 
+@pytest.mark.parametrize(
+    "settings, expected",
+    [
+        (IMAGE, 1e-4),  # the reference implementation's step for images
+        ({**IMAGE, "energy": "mlp"}, 1e-4),
+        ({**IMAGE, "base": "generator"}, 1e-4),
+        ({**IMAGE, "base": "generator", "energy": "mlp", "image_shape": None}, 1e-3),
+        ({**IMAGE, "learning_rate": 3e-4}, 3e-4),
+    ],
+    ids=["dcgan-sngan", "dcgan", "sngan", "mlp", "given"],
+)
+def test_auto_learning_rate_is_the_reference_step_for_the_image_networks(settings, expected):
+    est = GEBMEstimator(**{**settings, "max_iter": 1}, random_state=0).fit(DIGITS)
+    [energy_group] = est.net_.optimizer_.param_groups
+    [base_group] = est.net_.optimizer_base_.param_groups
+    assert energy_group["lr"] == base_group["lr"] == est.learning_rate_ == expected
+    assert est.base_learning_rate_ == expected  # a KALE-trained base steps with the energy
+
+
 def test_image_gebm_fits_scores_and_samples_digits():
     est = GEBMEstimator(**IMAGE, random_state=0).fit(DIGITS)
     assert isinstance(est.base_.generator[0], nn.Linear)

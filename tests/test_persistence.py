@@ -40,8 +40,8 @@ def test_save_load_gives_the_same_model(frame, fast_params, tmp_path, settings):
     loaded = load(tmp_path / "model.pt")
     assert type(loaded) is GEBMEstimator and loaded.get_params() == est.get_params()
     np.testing.assert_array_equal(loaded.feature_names_in_, ["width", "height"])
-    resolved = ("gradient_penalty_", "base_loss_", "base_learning_rate_", "energy_fourier_scale_",
-                "energy_min_")
+    resolved = ("gradient_penalty_", "base_loss_", "learning_rate_", "base_learning_rate_",
+                "energy_fourier_scale_", "energy_min_")
     assert [getattr(loaded, a) for a in resolved] == [getattr(est, a) for a in resolved]
     np.testing.assert_array_equal(loaded.score_samples(frame), est.score_samples(frame))
     np.testing.assert_array_equal(
