@@ -254,3 +254,30 @@ def test_a_model_scores_the_same_on_cpu_and_cuda(fast_params, tmp_path):
     assert on_cuda.log_partition() == pytest.approx(est.log_partition(), rel=1e-9)
     samples = on_cuda.sample(100, random_state=0)
     assert samples.shape == (100, 2) and np.isfinite(samples).all()
+
+
+@pytest.mark.slow
+def test_the_energy_improves_the_conv_generator_on_digits():
+    """The gallery's convolutional GEBM (500 of its 2,000 iterations, about two minutes on
+    one thread): MCMC on the energy brings the samples closer to held-out digits than
+    the generator's own, and the generator has not collapsed (at the former step of
+    1e-3, one seed in three reached an MMD² of 0.055 after 2,000 iterations)."""
+    from sklearn.model_selection import train_test_split
+
+    from skgebm.metrics import median_heuristic, mmd2
+
+    X = load_digits().data
+    X = (X + np.random.RandomState(0).uniform(size=X.shape)) / 17
+    X_train, X_test = train_test_split(X, test_size=0.3, random_state=0)
+    est = GEBMEstimator(base="dcgan", energy="sngan", image_shape=(1, 8, 8), max_iter=500,
+                        device="cpu", random_state=0).fit(X_train)
+    bandwidth = median_heuristic(X_test)
+
+    def mean_mmd2(temperature):
+        est.set_params(temperature=temperature)
+        return np.mean([mmd2(est.sample(len(X_test), random_state=draw), X_test,
+                             bandwidth=bandwidth) for draw in range(3)])
+
+    base, gebm = mean_mmd2(float("inf")), mean_mmd2(1.0)
+    assert base < 0.02  # measured 0.0107 over 5 draws
+    assert gebm < 0.85 * base  # measured 0.0072
