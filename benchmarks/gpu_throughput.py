@@ -5,7 +5,9 @@ same networks (:func:`~skgebm.networks.dcgan_generator` and
 :func:`~skgebm.networks.sngan_energy`, latent dimension 128, energy clamped below at
 -10). It is compared with :class:`~skgebm.GEBMEstimator` at ``precision="float32"`` and
 ``"bfloat16"`` (what ``"auto"`` picks for these networks on a GPU; on a CPU bf16
-autocast is slow, so that row needs ``--bf16-on-cpu``).
+autocast is slow, so that row needs ``--bf16-on-cpu``), each with its training and
+sampling steps replayed from CUDA graphs (the default, ``cuda_graphs=True``) and, in
+the rows marked "eager", without them.
 
 Training: one iteration is 5 energy steps (KALE with a learned log-partition and a
 gradient penalty on interpolates) and 1 generator step, minibatches of 128, Adam with
@@ -187,13 +189,14 @@ def time_reference_mcmc(generator, energy, args, device):
     return results
 
 
-def make_estimator(precision, image_shape, args):
+def make_estimator(precision, cuda_graphs, image_shape, args):
     """The estimator set to the reference's recipe: no bursts, EMA, validation or scaling."""
     return GEBMEstimator(
         base="dcgan",
         energy="sngan",
         image_shape=image_shape,
         precision=precision,
+        cuda_graphs=cuda_graphs,
         batch_size=BATCH_SIZE,
         max_iter=N_ENERGY_STEPS * args.iterations,
         n_energy_steps=N_ENERGY_STEPS,
@@ -335,10 +338,12 @@ def main():
     X = data.cpu().numpy()
     del data, generator, energy  # out of the estimators' peak memory
     for precision in precisions:
-        estimator = make_estimator(precision, image_shape, args)
-        training[f"skgebm {precision}"] = time_estimator_training(estimator, X, device)
-        mcmc[f"skgebm {precision}"] = time_estimator_mcmc(estimator, args, device)
-        del estimator
+        for cuda_graphs in (True, False) if device.type == "cuda" else (True,):
+            estimator = make_estimator(precision, cuda_graphs, image_shape, args)
+            method = f"skgebm {precision}" + ("" if cuda_graphs else ", eager")
+            training[method] = time_estimator_training(estimator, X, device)
+            mcmc[method] = time_estimator_mcmc(estimator, args, device)
+            del estimator
 
     training, mcmc = training_results(training), mcmc_results(mcmc, args.chains)
     print(

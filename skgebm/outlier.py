@@ -118,7 +118,7 @@ class GEBMOutlierDetector(OutlierMixin, GEBMEstimator):
         ``max_iter=500`` iterations (20 epochs) a patience of 40 never ends training
         nor freezes the base, and each member keeps its weights of the epoch best on
         the held-out rows.
-    precision, device
+    precision, cuda_graphs, device
         As in :class:`~skgebm.GEBMEstimator`, with its defaults.
     memory, warm_start, verbose, random_state
         As in :class:`~skgebm.GEBMEstimator`, with its defaults.
@@ -273,6 +273,7 @@ class GEBMOutlierDetector(OutlierMixin, GEBMEstimator):
         validation_fraction="auto",
         n_iter_no_change=40,
         precision="auto",
+        cuda_graphs=True,
         device="auto",
         memory=None,
         warm_start=False,
@@ -318,6 +319,7 @@ class GEBMOutlierDetector(OutlierMixin, GEBMEstimator):
             validation_fraction=validation_fraction,
             n_iter_no_change=n_iter_no_change,
             precision=precision,
+            cuda_graphs=cuda_graphs,
             device=device,
             memory=memory,
             warm_start=warm_start,

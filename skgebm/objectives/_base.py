@@ -42,6 +42,9 @@ class EnergyObjective(nn.Module, metaclass=ABCMeta):
     uses_base_samples = True
     #: Whether the objective needs the base's density.
     needs_base_density = False
+    #: Whether :meth:`energy_loss` can be captured in a CUDA graph: tensor operations
+    #: only, on inputs of fixed shapes, with no host synchronisation.
+    capturable = False
 
     def __init__(self, gradient_penalty=0.1, base_loss="kale"):
         super().__init__()

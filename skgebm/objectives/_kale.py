@@ -36,6 +36,7 @@ class KALE(EnergyObjective):
     """
 
     stat_name = "kale"
+    capturable = True
 
     def bound(self, energy_data, energy_base):
         """The KALE lower bound from energies on data and on base samples.

@@ -10,6 +10,7 @@ import numpy as np
 import torch
 from sklearn.base import BaseEstimator
 
+from .._graphs import CapturedStep
 from .._warn import warn
 from ..exceptions import SamplingDivergenceWarning
 from ._diagnostics import effective_sample_size, split_rhat
@@ -181,7 +182,7 @@ class BaseSampler(BaseEstimator, metaclass=ABCMeta):
 
     _min_traced_draws = 4
 
-    def sample(self, log_prob, z0, generator=None):
+    def sample(self, log_prob, z0, generator=None, *, cuda_graphs=False):
         """Run ``n_steps`` transitions of every chain from ``z0``.
 
         Parameters
@@ -195,6 +196,12 @@ class BaseSampler(BaseEstimator, metaclass=ABCMeta):
         generator : torch.Generator, default=None
             Source of all random numbers, on the device of ``z0``; None uses
             torch's global generator.
+        cuda_graphs : bool, default=False
+            With ``z0`` and ``generator`` on a CUDA device, replay the steps after
+            the warm-up from a CUDA graph (see :class:`~skgebm._graphs.CapturedStep`),
+            one launch a step instead of one per kernel of ``log_prob`` and its
+            gradient; ``log_prob`` must then be capturable (tensor operations only,
+            no host synchronisation). The chains draw the same random numbers.
 
         Returns
         -------
@@ -232,12 +239,17 @@ class BaseSampler(BaseEstimator, metaclass=ABCMeta):
         traced = n_traced > 0 and n_draws >= self._min_traced_draws
         trace = _Trace(n_traced, n_draws, z0.shape[1]) if traced else None
         accept_probs = []
+        capture = cuda_graphs and z0.is_cuda and generator is not None
+        step = CapturedStep(self._transition(log_prob, generator), generator, enabled=capture)
         for _ in range(n_draws):
-            state, accept_prob = self._step(log_prob, state, step_size, generator)
+            *fields, accept_prob = step(*(f for f in state if f is not None), step_size)
+            state = _State(*fields)
             if accept_prob is not None:
                 accept_probs.append(accept_prob.mean())
             if trace is not None:
                 trace.append(state.z)
+        if step.graph is not None:  # the graph's outputs: overwritten by a replay
+            state = _State(*(f if f is None else f.clone() for f in state))
 
         n_diverged = _count_diverged(state, step_size)
         ess, rhat = trace.diagnostics() if trace is not None else (None, None)
@@ -281,6 +293,17 @@ class BaseSampler(BaseEstimator, metaclass=ABCMeta):
 
     def _init_state(self, log_prob, z, generator):
         return _State(z, *_log_prob_and_grad(log_prob, z))
+
+    def _transition(self, log_prob, generator):
+        """:meth:`_step` on tensors only, as a CUDA graph records it: the state's
+        fields then the step size in, the new state's fields and the acceptance out."""
+
+        def mcmc_step(*tensors):
+            *fields, step_size = tensors
+            state, accept_prob = self._step(log_prob, _State(*fields), step_size, generator)
+            return (*state, accept_prob)
+
+        return mcmc_step
 
     def _adapter(self, step_size):
         """Step-size adapter for the warm-up, or None to keep ``step_size`` fixed."""
