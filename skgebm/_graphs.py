@@ -59,18 +59,23 @@ class GraphedStep:
 
     def __init__(self, step, inputs, generator, optimizers):
         self._inputs = [x.detach().clone() for x in inputs]
+        # a graph records the current device's stream: on another device's tensors the
+        # kernels would run once, uncaptured
+        self._device = self._inputs[0].device
         for optimizer in optimizers:
             optimizer.zero_grad(set_to_none=True)
-        self._graph = torch.cuda.CUDAGraph()
-        self._graph.register_generator_state(generator)
-        with torch.cuda.graph(self._graph):
-            self._outputs = step(*self._inputs)
+        with torch.cuda.device(self._device):
+            self._graph = torch.cuda.CUDAGraph()
+            self._graph.register_generator_state(generator)
+            with torch.cuda.graph(self._graph):
+                self._outputs = step(*self._inputs)
 
     def __call__(self, *inputs):
         """Run the step on ``inputs``; the outputs hold until the next call."""
         for static, x in zip(self._inputs, inputs, strict=True):
             static.copy_(x)
-        self._graph.replay()
+        with torch.cuda.device(self._device):
+            self._graph.replay()
         return self._outputs
 
 
