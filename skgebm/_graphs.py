@@ -83,14 +83,15 @@ class CapturedStep:
     """``step(*inputs)``, run eagerly for a warm-up, then replayed from a CUDA graph.
 
     The eager runs zero the optimizers' gradients first, as a training step does. A
-    step that cannot be captured warns once and stays eager.
+    step on CPU tensors, or drawing from torch's global generator, stays eager; one
+    that cannot be captured warns once and stays eager.
 
     Parameters
     ----------
     step : callable
         As for :class:`GraphedStep`.
-    generator : torch.Generator
-        As for :class:`GraphedStep`.
+    generator : torch.Generator or None
+        As for :class:`GraphedStep`; None (the global generator) is not captured.
     optimizers : sequence of torch.optim.Optimizer, default=()
         As for :class:`GraphedStep`.
     enabled : bool, default=True
@@ -111,19 +112,26 @@ class CapturedStep:
     def __call__(self, *inputs):
         """Run the step on ``inputs``; with a graph, the outputs hold until the next call."""
         if self.enabled and self.graph is None and self.n_eager >= self.warmup:
-            try:
-                self.graph = GraphedStep(self.step, inputs, self.generator, self.optimizers)
-            except (RuntimeError, AttributeError) as error:
-                self.enabled = False
-                name = getattr(self.step, "__name__", "step").strip("_").replace("_", " ")
-                warn(
-                    f"The {name} could not be captured in a CUDA graph ({error}); it runs "
-                    "eagerly. Set cuda_graphs=False to skip the attempt.",
-                    RuntimeWarning,
-                )
+            self.graph = self._capture(inputs)
+            self.enabled = self.graph is not None
         if self.graph is not None:
             return self.graph(*inputs)
         self.n_eager += 1
         for optimizer in self.optimizers:
             optimizer.zero_grad(set_to_none=True)
         return self.step(*inputs)
+
+    def _capture(self, inputs):
+        """The step as a :class:`GraphedStep`, or None where it stays eager."""
+        if not inputs[0].is_cuda or self.generator is None:
+            return None
+        try:
+            return GraphedStep(self.step, inputs, self.generator, self.optimizers)
+        except (RuntimeError, AttributeError) as error:
+            name = getattr(self.step, "__name__", "step").strip("_").replace("_", " ")
+            warn(
+                f"The {name} could not be captured in a CUDA graph ({error}); it runs "
+                "eagerly. Set cuda_graphs=False to skip the attempt.",
+                RuntimeWarning,
+            )
+            return None

@@ -473,11 +473,10 @@ class GEBMNet(NeuralNet):
     def _run_step(self, kind, inputs):
         """Run the ``"energy"`` or ``"base"`` step on ``inputs``, eagerly or from a graph.
 
-        With ``cuda_graphs`` on a CUDA device, a capturable step is captured after a
+        With ``cuda_graphs``, a capturable step on a CUDA device is captured after a
         warm-up (see :class:`~skgebm._graphs.CapturedStep`) and replayed from then on.
         """
         if kind not in self._steps:
-            on_gpu = torch.device(self.device).type == "cuda"
             if kind == "energy":
                 step, optimizer = self._energy_step, self.optimizer_
                 capturable = self.criterion_.capturable
@@ -485,7 +484,7 @@ class GEBMNet(NeuralNet):
                 step, optimizer = self._base_step, self.optimizer_base_
                 # a density (maximum likelihood, an explicit base) checks its inputs on the host
                 capturable = self.criterion_.base_loss_kind != "mle" and not self.base_.has_density
-            enabled = self.cuda_graphs and capturable and on_gpu
+            enabled = self.cuda_graphs and capturable
             self._steps[kind] = CapturedStep(step, self.rng_, [optimizer], enabled=enabled)
         return self._steps[kind](*inputs)
 

@@ -239,8 +239,7 @@ class BaseSampler(BaseEstimator, metaclass=ABCMeta):
         traced = n_traced > 0 and n_draws >= self._min_traced_draws
         trace = _Trace(n_traced, n_draws, z0.shape[1]) if traced else None
         accept_probs = []
-        capture = cuda_graphs and z0.is_cuda and generator is not None
-        step = CapturedStep(self._transition(log_prob, generator), generator, enabled=capture)
+        step = CapturedStep(self._transition(log_prob, generator), generator, enabled=cuda_graphs)
         for _ in range(n_draws):
             *fields, accept_prob = step(*(f for f in state if f is not None), step_size)
             state = _State(*fields)
