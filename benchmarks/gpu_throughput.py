@@ -20,13 +20,15 @@ and first-call overheads), then ``partial_fit``, which runs as many more, is tim
 
 MCMC: kinetic (underdamped) Langevin on the latent target
 ``log pi(z) = -|z|^2 / 2 - E(G(z))``, networks in eval mode, step size 0.05, friction 1,
-``--mcmc-steps`` steps, chains run in chunks of 4,096 as the estimator does. The
-reference is the plain Euler update ``v <- (1 - gamma h) v + h grad + sqrt(2 gamma h) xi``,
-``z <- z + h v``, with the gradient from ``torch.autograd.grad``. skgebm's time is that of
-``sample(n)`` minus that of ``sample(n)`` with ``n_mcmc_steps=0`` (drawing latents,
-pushing them through the generator, copying to the host), so both count only the
-chains' steps. A chain-step is one step of one chain. skgebm's sampler (BAOAB) also
-takes a gradient at the start: ``n + 1`` gradients for ``n`` steps, 5% more at 20 steps.
+chains run in chunks of 4,096 as the estimator does. The reference is the plain Euler
+update ``v <- (1 - gamma h) v + h grad + sqrt(2 gamma h) xi``, ``z <- z + h v``, with
+the gradient from ``torch.autograd.grad``. Each method is timed at ``--mcmc-steps``
+steps and at three times as many, and the rate is the extra
+chain-steps over the extra time: the marginal cost of a step, without what a call
+does once (skgebm's ``sample`` resamples the chains' starts from 8 base latents per
+chain by the model's weights, reads the log-density at the start and the end, takes a
+first gradient and captures its graph once per chunk: about four steps' worth). A
+chain-step is one step of one chain.
 
 Peak memory is the device's ``max_memory_allocated`` during the timed call (``–`` on a
 CPU); the last column of each table is the reference's time over this method's (above 1
@@ -174,19 +176,29 @@ def reference_chains(generator, energy, n_chains, n_steps, device):
             z = (z + STEP_SIZE * v).detach()
 
 
+def marginal_rate(run, n_chains, n_steps, device):
+    """Chain-steps per second of ``run(n_steps)`` past its fixed cost, and its peak MiB.
+
+    Timed at ``n_steps`` and at ``3 * n_steps`` steps: the rate is the extra
+    chain-steps over the extra seconds; the peak memory is that of the longer run.
+    """
+    short, _ = measure(lambda: run(n_steps), device)
+    long, peak = measure(lambda: run(3 * n_steps), device)
+    return n_chains * 2 * n_steps / (long - short), peak
+
+
 def time_reference_mcmc(generator, energy, args, device):
     """Chain-steps per second and peak MiB of :func:`reference_chains`, per chain count."""
     generator.eval()
     energy.eval()
     reference_chains(generator, energy, min(args.chains), 1, device)  # warm the kernels
-    results = []
-    for n_chains in args.chains:
-        seconds, peak = measure(
-            lambda: reference_chains(generator, energy, n_chains, args.mcmc_steps, device),
-            device,
+    return [
+        marginal_rate(
+            lambda n_steps, n=n_chains: reference_chains(generator, energy, n, n_steps, device),
+            n_chains, args.mcmc_steps, device,
         )
-        results.append((n_chains * args.mcmc_steps / seconds, peak))
-    return results
+        for n_chains in args.chains
+    ]
 
 
 def make_estimator(precision, cuda_graphs, image_shape, args):
@@ -224,17 +236,17 @@ def time_estimator_training(estimator, X, device):
 
 
 def time_estimator_mcmc(estimator, args, device):
-    """Chain-steps per second and peak MiB of ``sample``, less its cost without steps."""
+    """Chain-steps per second and peak MiB of ``sample``'s steps, per chain count."""
     estimator.set_params(sampler="kinetic", temperature=1.0, mcmc_step_size=STEP_SIZE)
     estimator.set_params(n_mcmc_steps=1).sample(min(args.chains), random_state=0)  # warm up
-    results = []
-    for n_chains in args.chains:
-        estimator.set_params(n_mcmc_steps=args.mcmc_steps)
-        seconds, peak = measure(lambda: estimator.sample(n_chains, random_state=0), device)
-        estimator.set_params(n_mcmc_steps=0)
-        overhead, _ = measure(lambda: estimator.sample(n_chains, random_state=0), device)
-        results.append((n_chains * args.mcmc_steps / (seconds - overhead), peak))
-    return results
+
+    def run(n_steps, n_chains):
+        estimator.set_params(n_mcmc_steps=n_steps).sample(n_chains, random_state=0)
+
+    return [
+        marginal_rate(lambda n_steps, n=n_chains: run(n_steps, n), n_chains, args.mcmc_steps, device)
+        for n_chains in args.chains
+    ]
 
 
 def training_results(training):
@@ -350,7 +362,8 @@ def main():
         f"{device_name(device)}, torch {torch.__version__}; images "
         f"{'x'.join(map(str, image_shape))}, batch {BATCH_SIZE}, latent {LATENT_DIM}, "
         f"gradient penalty {args.gradient_penalty}; {args.iterations} timed iterations "
-        f"({args.warmup} untimed first); {args.mcmc_steps} kinetic Langevin steps"
+        f"({args.warmup} untimed first); kinetic Langevin, {args.mcmc_steps} and "
+        f"{3 * args.mcmc_steps} steps differenced"
     )
     print("\ntraining (an iteration: 5 energy steps and 1 generator step)")
     print(training_table(training))
