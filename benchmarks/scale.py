@@ -132,10 +132,10 @@ def run_fit(n, max_iter, n_jobs=None):
     """Fit on ``n`` rows for ``max_iter`` iterations; one record, with the seconds of the
     mixture's pick and the iterations of every training (both starts) counted apart
     (the iterations only in this process: not with ``n_jobs`` > 1)."""
-    from skgebm import _gebm
+    from skgebm import _fitting
 
     X = make_mixture(n)
-    select, fit_network = _gebm.select_mixture, _gebm._fit_network
+    select, fit_network = _fitting.select_mixture, _fitting._fit_network
     counts = {"mixture_seconds": 0.0, "n_iter_total": 0}
 
     def timed_select(*args, **kwargs):
@@ -150,7 +150,7 @@ def run_fit(n, max_iter, n_jobs=None):
         counts["n_iter_total"] += net.n_iter_
         return net
 
-    _gebm.select_mixture, _gebm._fit_network = timed_select, counted_fit
+    _fitting.select_mixture, _fitting._fit_network = timed_select, counted_fit
     estimator, record = _measure("fit", lambda: _estimator(max_iter, n_jobs=n_jobs).fit(X))
     if n_jobs is not None:
         record["measurement"], counts["n_iter_total"] = f"fit, n_jobs={n_jobs}", None

@@ -15,7 +15,8 @@ import torch
 from sklearn.utils.validation import check_is_fitted
 
 from . import __version__
-from ._gebm import GEBMEstimator, _build_network, _resolve_device
+from ._fitting import _build_network
+from ._gebm import GEBMEstimator, _resolve_device
 from .outlier import GEBMOutlierDetector, _Member
 
 __all__ = ["load", "save"]

@@ -9,7 +9,7 @@ import torch
 from sklearn.model_selection import train_test_split
 from sklearn.preprocessing import StandardScaler
 
-import skgebm._gebm
+import skgebm._fitting
 from skgebm import GEBMEstimator, GEBMOutlierDetector
 from skgebm.metrics import median_heuristic, mmd2
 from skgebm.networks import FourierFeatures, build_energy
@@ -185,7 +185,7 @@ def test_the_sharp_clamp_bounds_what_wells_at_lone_rows_cost(monkeypatch):
     # A noisy parabola, trained from one Gaussian (the mixture start would cover its
     # tails itself). With the reference clamp of -10 the energy dug wells at two lone
     # rows of the tails and scored 0.30 nats below its own base (-2.401 against -2.100).
-    monkeypatch.setattr(skgebm._gebm, "_mixture_start", lambda *args: None)
+    monkeypatch.setattr(skgebm._fitting, "_mixture_start", lambda *args: None)
     rng = np.random.RandomState(0)
     x = rng.normal(size=4000)
     X = np.c_[x, 0.5 * x**2 + 0.3 * rng.normal(size=4000)]

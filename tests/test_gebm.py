@@ -16,7 +16,9 @@ from torch import nn
 from torch.utils.data import TensorDataset
 
 from skgebm import GEBMEstimator, TrainingDivergedError
-from skgebm._gebm import _log_mean_standard_error, _resampled_latents, _split_rows
+from skgebm._fitting import _split_rows
+from skgebm._gebm import _resampled_latents
+from skgebm._scoring import _log_mean_standard_error
 from skgebm._training import ITERATIONS_PER_EPOCH, EarlyStopping
 from skgebm.datasets import eight_gaussians_log_density, make_eight_gaussians
 from skgebm.exceptions import PartitionEstimateWarning, SamplingDivergenceWarning

@@ -8,7 +8,7 @@ from sklearn.covariance import ShrunkCovariance
 from sklearn.mixture import GaussianMixture
 
 from skgebm import GEBMEstimator, GEBMOutlierDetector
-from skgebm._gebm import _build_network
+from skgebm._fitting import _build_network
 from skgebm._training import ITERATIONS_PER_EPOCH, GEBMNet
 from skgebm.networks import build_base, build_energy
 from skgebm.exceptions import CollinearFeaturesWarning

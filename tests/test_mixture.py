@@ -8,7 +8,7 @@ from sklearn.mixture import GaussianMixture
 from sklearn.model_selection import GridSearchCV, train_test_split
 from sklearn.preprocessing import StandardScaler
 
-import skgebm._gebm as gebm_module
+import skgebm._fitting as fitting_module
 from skgebm import GEBMEstimator
 from skgebm.exceptions import DiscreteFeaturesWarning
 from skgebm.networks import MixtureFlowBase, _mixture, build_base, select_mixture
@@ -142,13 +142,13 @@ def test_the_two_trainings_are_compared_as_score_computes_the_likelihood(monkeyp
     # choice between the two trainings is made on the held-out log-likelihood that
     # score() reports, and keeps the better one.
     compared = []
-    held_out_loss = gebm_module._held_out_loss
+    held_out_loss = fitting_module._held_out_loss
 
     def recording(net, X_valid, seed):
         compared.append((net, held_out_loss(net, X_valid, seed)))
         return compared[-1][1]
 
-    monkeypatch.setattr(gebm_module, "_held_out_loss", recording)
+    monkeypatch.setattr(fitting_module, "_held_out_loss", recording)
     X = _blobs(600)
     est = GEBMEstimator(random_state=0, **FAST).fit(X)
     assert len(compared) == 2 and compared[0][0] is not compared[1][0]
@@ -156,7 +156,7 @@ def test_the_two_trainings_are_compared_as_score_computes_the_likelihood(monkeyp
 
     # the GEBM's own likelihood: the tail component is an inference setting, the same
     # for both trainings
-    est.set_params(n_partition_samples=gebm_module._HELD_OUT_PARTITION_SAMPLES, tail_weight=0)
+    est.set_params(n_partition_samples=fitting_module._HELD_OUT_PARTITION_SAMPLES, tail_weight=0)
     standardized = (X - est.location_) / est.scale_
     loss = held_out_loss(est.net_, standardized, seed=est._partition_seed)
     np.testing.assert_allclose(loss, -est.score(X) - np.log(est.scale_).sum(), rtol=1e-10)
@@ -164,13 +164,13 @@ def test_the_two_trainings_are_compared_as_score_computes_the_likelihood(monkeyp
 
 def test_the_two_trainings_run_in_processes_to_the_same_model(monkeypatch):
     compared = []
-    held_out_loss = gebm_module._held_out_loss
+    held_out_loss = fitting_module._held_out_loss
 
     def recording(net, X_valid, seed):  # in this process: the comparison, after both
         compared.append(held_out_loss(net, X_valid, seed))
         return compared[-1]
 
-    monkeypatch.setattr(gebm_module, "_held_out_loss", recording)
+    monkeypatch.setattr(fitting_module, "_held_out_loss", recording)
     X = _blobs(600)
     sequential = GEBMEstimator(random_state=0, **FAST).fit(X)
     parallel = GEBMEstimator(random_state=0, n_jobs=2, **FAST).fit(X)
