@@ -23,12 +23,12 @@ MCMC: kinetic (underdamped) Langevin on the latent target
 chains run in chunks of 4,096 as the estimator does. The reference is the plain Euler
 update ``v <- (1 - gamma h) v + h grad + sqrt(2 gamma h) xi``, ``z <- z + h v``, with
 the gradient from ``torch.autograd.grad``. Each method is timed at ``--mcmc-steps``
-steps and at three times as many, and the rate is the extra
-chain-steps over the extra time: the marginal cost of a step, without what a call
-does once (skgebm's ``sample`` resamples the chains' starts from 8 base latents per
-chain by the model's weights, reads the log-density at the start and the end, takes a
-first gradient and captures its graph once per chunk: about four steps' worth). A
-chain-step is one step of one chain.
+steps and at three times as many, and the rate is the extra chain-steps over the extra
+time: the marginal cost of a step, without what a call does once (skgebm's ``sample``
+resamples the chains' starts from 8 base latents per chain by the model's weights,
+reads the log-density at the start and the end, takes a first gradient and captures
+its graph once per chunk: about four steps' worth). A chain-step is one step of one
+chain.
 
 Peak memory is the device's ``max_memory_allocated`` during the timed call (``–`` on a
 CPU); the last column of each table is the reference's time over this method's (above 1
@@ -176,15 +176,19 @@ def reference_chains(generator, energy, n_chains, n_steps, device):
             z = (z + STEP_SIZE * v).detach()
 
 
-def marginal_rate(run, n_chains, n_steps, device):
-    """Chain-steps per second of ``run(n_steps)`` past its fixed cost, and its peak MiB.
+def marginal_rates(run, args, device):
+    """Chain-steps per second of ``run(n_chains, n_steps)`` past its fixed cost, and its
+    peak MiB, for each of ``args.chains``.
 
-    Timed at ``n_steps`` and at ``3 * n_steps`` steps: the rate is the extra
-    chain-steps over the extra seconds; the peak memory is that of the longer run.
+    Timed at ``args.mcmc_steps`` and at three times as many steps: the rate is the
+    extra chain-steps over the extra seconds; the peak memory is that of the longer run.
     """
-    short, _ = measure(lambda: run(n_steps), device)
-    long, peak = measure(lambda: run(3 * n_steps), device)
-    return n_chains * 2 * n_steps / (long - short), peak
+    n_steps, results = args.mcmc_steps, []
+    for n_chains in args.chains:
+        short, _ = measure(lambda: run(n_chains, n_steps), device)
+        long, peak = measure(lambda: run(n_chains, 3 * n_steps), device)
+        results.append((n_chains * 2 * n_steps / (long - short), peak))
+    return results
 
 
 def time_reference_mcmc(generator, energy, args, device):
@@ -192,13 +196,11 @@ def time_reference_mcmc(generator, energy, args, device):
     generator.eval()
     energy.eval()
     reference_chains(generator, energy, min(args.chains), 1, device)  # warm the kernels
-    return [
-        marginal_rate(
-            lambda n_steps, n=n_chains: reference_chains(generator, energy, n, n_steps, device),
-            n_chains, args.mcmc_steps, device,
-        )
-        for n_chains in args.chains
-    ]
+    return marginal_rates(
+        lambda n_chains, n_steps: reference_chains(generator, energy, n_chains, n_steps, device),
+        args,
+        device,
+    )
 
 
 def make_estimator(precision, cuda_graphs, image_shape, args):
@@ -240,13 +242,10 @@ def time_estimator_mcmc(estimator, args, device):
     estimator.set_params(sampler="kinetic", temperature=1.0, mcmc_step_size=STEP_SIZE)
     estimator.set_params(n_mcmc_steps=1).sample(min(args.chains), random_state=0)  # warm up
 
-    def run(n_steps, n_chains):
+    def run(n_chains, n_steps):
         estimator.set_params(n_mcmc_steps=n_steps).sample(n_chains, random_state=0)
 
-    return [
-        marginal_rate(lambda n_steps, n=n_chains: run(n_steps, n), n_chains, args.mcmc_steps, device)
-        for n_chains in args.chains
-    ]
+    return marginal_rates(run, args, device)
 
 
 def training_results(training):
