@@ -86,6 +86,7 @@ class ExampleOrder:
         "plot_outlier_detection.py",
         "plot_temperature_search.py",
         "plot_samplers.py",
+        "plot_objectives.py",
     ]
 
     def __init__(self, src_dir):
