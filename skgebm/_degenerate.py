@@ -5,6 +5,7 @@ rows that span fewer dimensions than there are features.
 """
 
 import numpy as np
+from sklearn.utils import check_random_state
 
 from ._warn import warn
 from .exceptions import CollinearFeaturesWarning, DiscreteFeaturesWarning
@@ -24,6 +25,41 @@ MIN_GAP = 0.2
 _SHOWN = 3
 
 
+def discrete_spacings(X):
+    """The spacing of each discrete feature's values (their median gap), NaN for the
+    continuous features.
+
+    A feature is discrete when its values repeat ``MIN_MEAN_REPEATS`` times on average
+    and lie ``MIN_GAP`` standard deviations apart or more; a constant one has spacing 0.
+    """
+    spacings = np.full(X.shape[1], np.nan)
+    for j, column in enumerate(X.T):
+        values = np.unique(column)
+        if len(X) < MIN_MEAN_REPEATS * len(values):
+            continue
+        spacing = np.median(np.diff(values)) if len(values) > 1 else 0.0
+        if len(values) == 1 or spacing >= MIN_GAP * column.std():
+            spacings[j] = spacing
+    return spacings
+
+
+def dequantized(X, random_state):
+    """``X`` with its discrete features spread uniformly over their spacing.
+
+    Only the features whose spacing is at most ``sqrt(12)`` standard deviations: the
+    noise's standard deviation, the spacing over ``sqrt(12)``, is then at most the
+    feature's own. A wider noise would bury a rare value (a flag set on 1% of the rows
+    is 10 standard deviations from the rest) under its neighbours' mass.
+    """
+    spacings = discrete_spacings(X)
+    spread = np.nan_to_num(spacings) <= np.sqrt(12) * X.std(axis=0)
+    spacings = np.where(spread & (spacings > 0), spacings, 0.0)
+    if not spacings.any():
+        return X
+    noise = check_random_state(random_state).uniform(-0.5, 0.5, size=X.shape)
+    return X + noise * spacings
+
+
 def warn_discrete_features(X, feature_names=None):
     """Warn with :class:`DiscreteFeaturesWarning` if features of ``X`` are discrete.
 
@@ -33,18 +69,13 @@ def warn_discrete_features(X, feature_names=None):
     model's, nor with that of continuous data.
     """
     n_rows = len(X)
-    values = [np.unique(column) for column in X.T]
-    discrete = [
-        j
-        for j, (column, v) in enumerate(zip(X.T, values))
-        if n_rows >= MIN_MEAN_REPEATS * len(v)
-        and (len(v) == 1 or np.median(np.diff(v)) >= MIN_GAP * column.std())
-    ]
-    if not discrete:
+    discrete = np.flatnonzero(~np.isnan(discrete_spacings(X)))
+    if not len(discrete):
         return
+    counts = [len(np.unique(X[:, j])) for j in discrete[:_SHOWN]]
     names = [
-        _name(j, feature_names) + f" ({len(values[j])} value{'s' if len(values[j]) > 1 else ''})"
-        for j in discrete[:_SHOWN]
+        _name(j, feature_names) + f" ({count} value{'s' if count > 1 else ''})"
+        for j, count in zip(discrete, counts)
     ]
     more = f" and {len(discrete) - _SHOWN} more" if len(discrete) > _SHOWN else ""
     warn(

@@ -11,6 +11,7 @@ from sklearn.utils import check_random_state
 from sklearn.utils._param_validation import Interval, StrOptions
 from sklearn.utils.validation import check_is_fitted, validate_data
 
+from ._degenerate import dequantized
 from ._gebm import _FLOAT_DTYPES, GEBMEstimator, _check_n_samples
 from .exceptions import PartitionEstimateWarning
 
@@ -54,6 +55,16 @@ class GEBMOutlierDetector(OutlierMixin, GEBMEstimator):
         Members trained in parallel by :class:`joblib.Parallel`; ``None`` means 1
         unless in a :func:`joblib.parallel_config` context (which can also send them
         to a ``dask.distributed`` cluster). Scores do not depend on it.
+    dequantize : bool, default=True
+        Train each member on its own draw of the rows with their discrete features
+        spread uniformly over the spacing of their values (counts, integer codes,
+        flags set on about a tenth of the rows or more: values that repeat ten times on
+        average, 0.2 to :math:`\sqrt{12}` standard deviations apart). A density
+        grows a spike on each repeated value, and a point then scores by how many of
+        its features sit on one rather than by how unusual it is. Rarer flags are left
+        as they are: noise as wide as the gap to their rare value would bury it. The
+        scores and the threshold read the rows as given. Continuous data are not
+        changed.
     objective, temperature
         As in :class:`~skgebm.GEBMEstimator`, with its defaults.
     flow : {"auto", "nsf", "maf", "realnvp"}, default="auto"
@@ -205,6 +216,17 @@ class GEBMOutlierDetector(OutlierMixin, GEBMEstimator):
       the energy learns the clusters of contaminating outliers that the base misses
       (with the Gaussian base at ``T=0.25``: ``shuttle`` 0.99 to 0.68, ``pendigits``
       0.78 to 0.57). Being read at inference, it can be changed without refitting.
+    - ``dequantize=True``, chosen last, on both groups of splits of the benchmark
+      (seeds 0 to 2, then 3 to 5, which no other default was chosen on). It changes
+      the six sets with discrete features: ``optdigits`` (pixel counts 0 to 16) 0.722
+      to 0.793 and 0.730 to 0.796, ``lympho`` 0.968 to 0.968 and 0.874 to 0.951,
+      ``letter`` -0.006 and +0.004, ``arrhythmia`` +0.001 and +0.003, ``ionosphere``
+      -0.003 twice, ``mnist`` 0.823 to 0.808 and 0.817 to 0.793 (its flagged pixels
+      are near constant, and the ones whose rare values lie within the limit lose
+      their rarity). The mean over the twelve sets rose from 0.839 to 0.843 and from
+      0.827 to 0.838. Noise as wide as the whole gap to a rare value (no
+      :math:`\sqrt{12}` limit, one draw for all members) cost ``mnist`` 0.06 on the
+      first two splits.
 
     Examples
     --------
@@ -224,6 +246,7 @@ class GEBMOutlierDetector(OutlierMixin, GEBMEstimator):
             Interval(Real, 0, 0.5, closed="right"),
         ],
         "n_estimators": [Interval(Integral, 1, None, closed="left")],
+        "dequantize": ["boolean"],
         "flow": [  # the estimator's flow families, and "auto"
             StrOptions({"auto", *GEBMEstimator._parameter_constraints["flow"][0].options})
         ],
@@ -237,6 +260,7 @@ class GEBMOutlierDetector(OutlierMixin, GEBMEstimator):
         contamination="auto",
         n_estimators=5,
         n_jobs=None,
+        dequantize=True,
         objective="kale",
         temperature=1.0,
         flow="auto",
@@ -329,6 +353,7 @@ class GEBMOutlierDetector(OutlierMixin, GEBMEstimator):
         self.contamination = contamination
         self.n_estimators = n_estimators
         self.n_jobs = n_jobs
+        self.dequantize = dequantize
 
     @_fit_context(prefer_skip_nested_validation=True)
     def fit(self, X, y=None):
@@ -351,7 +376,10 @@ class GEBMOutlierDetector(OutlierMixin, GEBMEstimator):
         if self.warm_start and hasattr(self, "estimators_"):
             return self.partial_fit(X)
         X = validate_data(self, X, dtype=_FLOAT_DTYPES, ensure_min_samples=2)
-        seeds = check_random_state(self.random_state).randint(2**31 - 1, size=self.n_estimators)
+        rng = check_random_state(self.random_state)
+        seeds = rng.randint(2**31 - 1, size=self.n_estimators)
+        # drawn after the members' seeds, which stay those of a detector without noise
+        self._noise_seeds = rng.randint(2**31 - 1, size=self.n_estimators).tolist()
         params = self._member_params()
         members = [_Member(**params, random_state=int(seed)) for seed in seeds]
         return self._adopt(self._train(members, X, "fit"), X)
@@ -402,8 +430,15 @@ class GEBMOutlierDetector(OutlierMixin, GEBMEstimator):
         return [member.set_params(**params) for member in self.estimators_]
 
     def _train(self, members, X, method):
+        """Each member trained on ``X``, its discrete features dequantized by the
+        member's own noise with ``dequantize``; the threshold still reads ``X``."""
+        if self.dequantize:
+            rows = [dequantized(X, seed) for seed in self._noise_seeds]
+        else:
+            rows = [X] * len(members)
         return Parallel(n_jobs=self.n_jobs)(
-            delayed(getattr(member, method))(X) for member in members
+            delayed(getattr(member, method))(member_rows)
+            for member, member_rows in zip(members, rows)
         )
 
     def _adopt(self, members, X):

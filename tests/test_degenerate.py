@@ -9,7 +9,13 @@ from sklearn import datasets
 
 from .conftest import FAST
 from skgebm import GEBMEstimator, GEBMOutlierDetector, _gebm
-from skgebm._degenerate import MIN_MEAN_REPEATS, warn_collinear_features, warn_discrete_features
+from skgebm._degenerate import (
+    MIN_MEAN_REPEATS,
+    dequantized,
+    discrete_spacings,
+    warn_collinear_features,
+    warn_discrete_features,
+)
 from skgebm.exceptions import CollinearFeaturesWarning, DiscreteFeaturesWarning
 
 FEW = {**FAST, "max_iter": 2}
@@ -182,3 +188,29 @@ def test_the_likelihood_on_a_binary_feature_grows_past_that_of_continuous_data()
     continuous = GEBMEstimator(random_state=0, max_iter=1000).fit(X[:, :2])
     # the binary flag adds log 2 of information at most, yet the score rises by nats
     assert est.score(X) > continuous.score(X[:, :2]) + 2
+
+
+def test_discrete_spacings_are_the_median_gaps_of_discrete_features():
+    rng = np.random.RandomState(0)
+    X = np.c_[rng.normal(size=500), 3 * rng.randint(0, 6, 500), np.full(500, 2.0)]
+    spacings = discrete_spacings(X)
+    assert np.isnan(spacings[0])  # continuous
+    assert spacings[1] == 3.0
+    assert spacings[2] == 0.0  # constant
+
+
+def test_dequantized_spreads_grid_features_over_their_cells_only():
+    rng = np.random.RandomState(0)
+    n = 2000
+    counts = rng.randint(0, 8, n).astype(float)  # a grid of spacing 1, std 2.3
+    rare_flag = (rng.random_sample(n) < 0.01).astype(float)  # 1 is 10 std from 0
+    continuous = rng.normal(size=n)
+    constant = np.ones(n)
+    X = np.c_[continuous, counts, rare_flag, constant]
+    Z = dequantized(X, 0)
+    assert np.array_equal(Z[:, [0, 2, 3]], X[:, [0, 2, 3]])
+    noise = Z[:, 1] - X[:, 1]
+    assert np.all(np.abs(noise) <= 0.5) and noise.std() == pytest.approx(12**-0.5, rel=0.05)
+    assert np.array_equal(np.round(Z[:, 1]), X[:, 1])  # each value stays in its cell
+    assert np.array_equal(dequantized(X, 0), Z) and not np.array_equal(dequantized(X, 1), Z)
+    assert np.array_equal(dequantized(X[:, [0, 2]], 0), X[:, [0, 2]])

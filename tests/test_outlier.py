@@ -32,7 +32,7 @@ CHANGED_DEFAULTS = {
     "n_iter_no_change": 40,
 }
 
-DETECTOR_ONLY = {"contamination", "n_estimators"}
+DETECTOR_ONLY = {"contamination", "n_estimators", "dequantize"}
 
 
 @pytest.fixture(scope="module")
@@ -272,3 +272,21 @@ def test_members_partition_errors_are_not_reported_by_the_scores():
         warnings.simplefilter("error", PartitionEstimateWarning)
         scores = detector.score_samples(X)
     assert np.all(np.isfinite(scores))
+
+
+def test_members_train_on_their_own_dequantization_of_discrete_features(blob):
+    rng = np.random.RandomState(1)
+    counts = np.c_[blob, rng.randint(0, 6, len(blob))]
+    settings = {**FAST, "n_estimators": 2, "random_state": 0}
+    plain = GEBMOutlierDetector(dequantize=False, **settings)
+    for X, changes in ((blob, False), (counts, True)):
+        scores = GEBMOutlierDetector(**settings).fit(X).score_samples(X)
+        assert (not np.array_equal(scores, plain.fit(X).score_samples(X))) == changes
+    fitted = GEBMOutlierDetector(**settings).fit(counts)
+    # each member standardized its own noisy copy; the threshold reads the rows given
+    first, second = (member.location_[-1] for member in fitted.estimators_)
+    assert first != second and abs(first - counts[:, -1].mean()) < 0.1
+    threshold = np.percentile(fitted.score_samples(counts), 25) - 1.5 * np.subtract(
+        *np.percentile(fitted.score_samples(counts), [75, 25])
+    )
+    assert fitted.offset_ == pytest.approx(threshold)
