@@ -33,14 +33,22 @@ def discrete_spacings(X):
     and lie ``MIN_GAP`` standard deviations apart or more; a constant one has spacing 0.
     """
     spacings = np.full(X.shape[1], np.nan)
-    for j, column in enumerate(X.T):
+    for j, (column, std) in enumerate(zip(X.T, _stds(X))):
         values = np.unique(column)
         if len(X) < MIN_MEAN_REPEATS * len(values):
             continue
         spacing = np.median(np.diff(values)) if len(values) > 1 else 0.0
-        if len(values) == 1 or spacing >= MIN_GAP * column.std():
+        if len(values) == 1 or spacing >= MIN_GAP * std:
             spacings[j] = spacing
     return spacings
+
+
+def _stds(X):
+    """The features' standard deviations, ``inf`` where their variance overflows (the
+    estimators then refuse ``X`` with a clear error)."""
+    with np.errstate(over="ignore", invalid="ignore"):
+        stds = X.std(axis=0)
+    return np.where(np.isfinite(stds), stds, np.inf)
 
 
 def dequantized(X, random_state):
@@ -52,7 +60,7 @@ def dequantized(X, random_state):
     is 10 standard deviations from the rest) under its neighbours' mass.
     """
     spacings = discrete_spacings(X)
-    spread = np.nan_to_num(spacings) <= np.sqrt(12) * X.std(axis=0)
+    spread = np.nan_to_num(spacings) <= np.sqrt(12) * _stds(X)
     spacings = np.where(spread & (spacings > 0), spacings, 0.0)
     if not spacings.any():
         return X

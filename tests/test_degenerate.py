@@ -214,3 +214,12 @@ def test_dequantized_spreads_grid_features_over_their_cells_only():
     assert np.array_equal(np.round(Z[:, 1]), X[:, 1])  # each value stays in its cell
     assert np.array_equal(dequantized(X, 0), Z) and not np.array_equal(dequantized(X, 1), Z)
     assert np.array_equal(dequantized(X[:, [0, 2]], 0), X[:, [0, 2]])
+
+
+def test_spacings_of_features_whose_variance_overflows_warn_nothing():
+    rng = np.random.RandomState(0)
+    X = np.c_[rng.normal(size=300) * 1e200, rng.randint(0, 3, 300) * 1e200]
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        assert np.isnan(discrete_spacings(X)).all()  # not discrete at an infinite spread
+        assert np.array_equal(dequantized(X, 0), X)
