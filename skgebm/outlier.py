@@ -63,8 +63,9 @@ class GEBMOutlierDetector(OutlierMixin, GEBMEstimator):
         grows a spike on each repeated value, and a point then scores by how many of
         its features sit on one rather than by how unusual it is. Rarer flags are left
         as they are: noise as wide as the gap to their rare value would bury it. The
-        scores and the threshold read the rows as given. Continuous data are not
-        changed.
+        scores and the threshold read the rows as given; :meth:`sample` draws from
+        the members' densities, so its values of those features fill their cells
+        (round them to the grid to recover values). Continuous data are not changed.
     objective, temperature
         As in :class:`~skgebm.GEBMEstimator`, with its defaults.
     flow : {"auto", "nsf", "maf", "realnvp"}, default="auto"
