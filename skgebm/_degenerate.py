@@ -51,8 +51,9 @@ def _stds(X):
     return np.where(np.isfinite(stds), stds, np.inf)
 
 
-def dequantized(X, random_state):
-    """``X`` with its discrete features spread uniformly over their spacing.
+def dequantized(X, random_states):
+    """Copies of ``X``, one per random state, with its discrete features spread
+    uniformly over their spacing (the spacings found once for all of them).
 
     Only the features whose spacing is at most ``sqrt(12)`` standard deviations: the
     noise's standard deviation, the spacing over ``sqrt(12)``, is then at most the
@@ -63,9 +64,11 @@ def dequantized(X, random_state):
     spread = np.nan_to_num(spacings) <= np.sqrt(12) * _stds(X)
     spacings = np.where(spread & (spacings > 0), spacings, 0.0)
     if not spacings.any():
-        return X
-    noise = check_random_state(random_state).uniform(-0.5, 0.5, size=X.shape)
-    return X + noise * spacings
+        return [X for _ in random_states]
+    return [
+        X + check_random_state(seed).uniform(-0.5, 0.5, size=X.shape) * spacings
+        for seed in random_states
+    ]
 
 
 def warn_discrete_features(X, feature_names=None):

@@ -434,7 +434,7 @@ class GEBMOutlierDetector(OutlierMixin, GEBMEstimator):
         """Each member trained on ``X``, its discrete features dequantized by the
         member's own noise with ``dequantize``; the threshold still reads ``X``."""
         if self.dequantize:
-            rows = [dequantized(X, seed) for seed in self._noise_seeds]
+            rows = dequantized(X, self._noise_seeds)
         else:
             rows = [X] * len(members)
         return Parallel(n_jobs=self.n_jobs)(
