@@ -51,9 +51,9 @@ def _stds(X):
     return np.where(np.isfinite(stds), stds, np.inf)
 
 
-def dequantized(X, random_states):
-    """Copies of ``X``, one per random state, with its discrete features spread
-    uniformly over their spacing (the spacings found once for all of them).
+def dequantization_widths(X):
+    """The width of the uniform noise that dequantizes each feature of ``X``: the
+    spacing of a discrete feature's values, 0 for the features left as they are.
 
     Only the features whose spacing is at most ``sqrt(12)`` standard deviations: the
     noise's standard deviation, the spacing over ``sqrt(12)``, is then at most the
@@ -62,11 +62,16 @@ def dequantized(X, random_states):
     """
     spacings = discrete_spacings(X)
     spread = np.nan_to_num(spacings) <= np.sqrt(12) * _stds(X)
-    spacings = np.where(spread & (spacings > 0), spacings, 0.0)
-    if not spacings.any():
+    return np.where(spread & (spacings > 0), spacings, 0.0)
+
+
+def dequantized(X, widths, random_states):
+    """Copies of ``X``, one per random state, each feature spread uniformly over a
+    cell of its ``widths`` around its value (:func:`dequantization_widths`)."""
+    if not np.any(widths):
         return [X for _ in random_states]
     return [
-        X + check_random_state(seed).uniform(-0.5, 0.5, size=X.shape) * spacings
+        X + check_random_state(seed).uniform(-0.5, 0.5, size=X.shape) * widths
         for seed in random_states
     ]
 

@@ -11,7 +11,7 @@ from sklearn.utils import check_random_state
 from sklearn.utils._param_validation import Interval, StrOptions
 from sklearn.utils.validation import check_is_fitted, validate_data
 
-from ._degenerate import dequantized
+from ._degenerate import dequantization_widths, dequantized
 from ._gebm import _FLOAT_DTYPES, GEBMEstimator, _check_n_samples
 from .exceptions import PartitionEstimateWarning
 
@@ -143,6 +143,11 @@ class GEBMOutlierDetector(OutlierMixin, GEBMEstimator):
         The threshold of :meth:`decision_function`: points scoring below it are
         outliers. It follows ``temperature`` (and ``contamination``) set after
         fitting, from the training rows' scores at that temperature.
+    dequantization_widths_ : ndarray of shape (n_features_in_,)
+        Width of the uniform noise on each feature of the members' training rows
+        (``dequantize``): the spacing of a discrete feature's values, 0 where the
+        rows are used as given. Found at :meth:`fit`; :meth:`partial_fit` keeps it,
+        so that small batches, whose values repeat less, are spread the same way.
     n_features_in_, feature_names_in_ :
         See :class:`~skgebm.GEBMEstimator`.
     net_, n_iter_, energy_, base_, location_, scale_ :
@@ -381,6 +386,9 @@ class GEBMOutlierDetector(OutlierMixin, GEBMEstimator):
         seeds = rng.randint(2**31 - 1, size=self.n_estimators)
         # drawn after the members' seeds, which stay those of a detector without noise
         self._noise_seeds = rng.randint(2**31 - 1, size=self.n_estimators).tolist()
+        self.dequantization_widths_ = (
+            dequantization_widths(X) if self.dequantize else np.zeros(X.shape[1])
+        )
         params = self._member_params()
         members = [_Member(**params, random_state=int(seed)) for seed in seeds]
         return self._adopt(self._train(members, X, "fit"), X)
@@ -388,7 +396,9 @@ class GEBMOutlierDetector(OutlierMixin, GEBMEstimator):
     def partial_fit(self, X, y=None):
         """Continue every member's training on ``X`` and reset ``offset_``.
 
-        The first call fits from scratch, see :meth:`GEBMEstimator.partial_fit`.
+        The first call fits from scratch, see :meth:`GEBMEstimator.partial_fit`; later
+        calls spread the features of ``X`` over the widths found then
+        (``dequantization_widths_``, ``dequantize`` as it was at fit), with new noise.
 
         Parameters
         ----------
@@ -431,12 +441,15 @@ class GEBMOutlierDetector(OutlierMixin, GEBMEstimator):
         return [member.set_params(**params) for member in self.estimators_]
 
     def _train(self, members, X, method):
-        """Each member trained on ``X``, its discrete features dequantized by the
-        member's own noise with ``dequantize``; the threshold still reads ``X``."""
-        if self.dequantize:
-            rows = dequantized(X, self._noise_seeds)
-        else:
-            rows = [X] * len(members)
+        """Each member trained on ``X`` dequantized by its own noise, over the widths
+        found at fit; the threshold still reads ``X``.
+
+        A member's noise seed moves on by its iterations, as its training's seed does
+        (:meth:`GEBMEstimator.partial_fit`): each call draws new noise.
+        """
+        done = [0] * len(members) if method == "fit" else [m.n_iter_ for m in members]
+        seeds = [seed + n_iter for seed, n_iter in zip(self._noise_seeds, done)]
+        rows = dequantized(X, self.dequantization_widths_, seeds)
         return Parallel(n_jobs=self.n_jobs)(
             delayed(getattr(member, method))(member_rows)
             for member, member_rows in zip(members, rows)

@@ -11,6 +11,7 @@ from .conftest import FAST
 from skgebm import GEBMEstimator, GEBMOutlierDetector, _gebm
 from skgebm._degenerate import (
     MIN_MEAN_REPEATS,
+    dequantization_widths,
     dequantized,
     discrete_spacings,
     warn_collinear_features,
@@ -207,13 +208,17 @@ def test_dequantized_spreads_grid_features_over_their_cells_only():
     continuous = rng.normal(size=n)
     constant = np.ones(n)
     X = np.c_[continuous, counts, rare_flag, constant]
-    Z, Z_other = dequantized(X, [0, 1])
+    widths = dequantization_widths(X)
+    assert np.array_equal(widths, [0.0, 1.0, 0.0, 0.0])
+    Z, Z_other = dequantized(X, widths, [0, 1])
     assert np.array_equal(Z[:, [0, 2, 3]], X[:, [0, 2, 3]])
     noise = Z[:, 1] - X[:, 1]
     assert np.all(np.abs(noise) <= 0.5) and noise.std() == pytest.approx(12**-0.5, rel=0.05)
     assert np.array_equal(np.round(Z[:, 1]), X[:, 1])  # each value stays in its cell
-    assert np.array_equal(dequantized(X, [0])[0], Z) and not np.array_equal(Z_other, Z)
-    assert np.array_equal(dequantized(X[:, [0, 2]], [0])[0], X[:, [0, 2]])
+    assert np.array_equal(dequantized(X, widths, [0])[0], Z)
+    assert not np.array_equal(Z_other, Z)
+    assert not np.any(dequantization_widths(X[:, [0, 2]]))
+    assert dequantized(X, np.zeros(4), [0])[0] is X
 
 
 def test_spacings_of_features_whose_variance_overflows_warn_nothing():
@@ -222,4 +227,4 @@ def test_spacings_of_features_whose_variance_overflows_warn_nothing():
     with warnings.catch_warnings():
         warnings.simplefilter("error")
         assert np.isnan(discrete_spacings(X)).all()  # not discrete at an infinite spread
-        assert np.array_equal(dequantized(X, [0])[0], X)
+        assert not np.any(dequantization_widths(X))

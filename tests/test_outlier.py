@@ -13,7 +13,9 @@ from sklearn.preprocessing import StandardScaler
 from sklearn.utils.estimator_checks import parametrize_with_checks
 
 from skgebm import GEBMEstimator, GEBMOutlierDetector
+from skgebm._degenerate import dequantization_widths
 from skgebm.exceptions import PartitionEstimateWarning
+from skgebm.outlier import _Member
 
 from .conftest import FAST
 
@@ -290,3 +292,32 @@ def test_members_train_on_their_own_dequantization_of_discrete_features(blob):
         *np.percentile(fitted.score_samples(counts), [75, 25])
     )
     assert fitted.offset_ == pytest.approx(threshold)
+
+
+
+def test_partial_fit_spreads_a_batch_over_the_widths_found_at_fit(blob, monkeypatch):
+    rng = np.random.RandomState(1)
+    counts = np.c_[blob, rng.randint(0, 6, len(blob))]
+    settings = {**FAST, "n_estimators": 2, "random_state": 0}
+    detector = GEBMOutlierDetector(**settings).fit(counts)
+    assert np.array_equal(detector.dequantization_widths_, [0, 0, 0, 1.0])
+    plain = GEBMOutlierDetector(dequantize=False, **settings).fit(counts)
+    assert not plain.dequantization_widths_.any()
+    seen, continue_training = [], _Member.partial_fit
+
+    def recorded(member, X, y=None):
+        seen.append(X)
+        return continue_training(member, X)
+
+    monkeypatch.setattr(_Member, "partial_fit", recorded)
+    batch = counts[:20]  # each value about three times: not found discrete alone
+    assert not np.any(dequantization_widths(batch))
+    detector.partial_fit(batch)
+    detector.partial_fit(batch)
+    first_call, second_call = seen[:2], seen[2:]
+    for rows in seen:
+        assert np.array_equal(rows[:, :3], batch[:, :3])
+        assert np.array_equal(np.round(rows[:, 3]), batch[:, 3])  # within its cell
+        assert not np.array_equal(rows[:, 3], batch[:, 3])
+    assert not np.array_equal(*first_call)  # each member's own noise
+    assert not np.array_equal(first_call[0], second_call[0])  # new noise on each call
