@@ -143,7 +143,7 @@ class GEBMOutlierDetector(OutlierMixin, GEBMEstimator):
         The threshold of :meth:`decision_function`: points scoring below it are
         outliers. It follows ``temperature`` (and ``contamination``) set after
         fitting, from the training rows' scores at that temperature.
-    dequantization_widths_ : ndarray of shape (n_features_in_,)
+    dequantization_widths_ : ndarray of shape (n_features,)
         Width of the uniform noise on each feature of the members' training rows
         (``dequantize``): the spacing of a discrete feature's values, 0 where the
         rows are used as given. Found at :meth:`fit`; :meth:`partial_fit` keeps it,
