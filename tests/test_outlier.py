@@ -34,13 +34,33 @@ CHANGED_DEFAULTS = {
     "n_iter_no_change": 40,
 }
 
-DETECTOR_ONLY = {"contamination", "n_estimators", "dequantize"}
+DETECTOR_ONLY = {"contamination", "n_estimators", "dequantize", "trim_outliers"}
 
 
 @pytest.fixture(scope="module")
 def blob():
     rng = np.random.RandomState(0)
     return rng.normal(size=(300, 3)) * [1.0, 2.0, 0.5] + [5.0, -3.0, 0.0]
+
+
+@pytest.fixture(scope="module")
+def scattered(blob):
+    """The blob with 12 points scattered 8 standard deviations around it."""
+    directions = np.random.RandomState(3).normal(size=(12, blob.shape[1]))
+    directions /= np.linalg.norm(directions, axis=1, keepdims=True)
+    return np.vstack([blob, blob.mean(axis=0) + 8.0 * blob.std(axis=0) * directions])
+
+
+def _recording(monkeypatch, method):
+    """The rows each call of ``_Member.<method>`` trains on, in call order."""
+    seen, train = [], getattr(_Member, method)
+
+    def recorded(member, X, y=None):
+        seen.append(X)
+        return train(member, X)
+
+    monkeypatch.setattr(_Member, method, recorded)
+    return seen
 
 
 @parametrize_with_checks([GEBMOutlierDetector(random_state=0, **FAST)])
@@ -298,18 +318,12 @@ def test_members_train_on_their_own_dequantization_of_discrete_features(blob):
 def test_partial_fit_spreads_a_batch_over_the_widths_found_at_fit(blob, monkeypatch):
     rng = np.random.RandomState(1)
     counts = np.c_[blob, rng.randint(0, 6, len(blob))]
-    settings = {**FAST, "n_estimators": 2, "random_state": 0}
+    settings = {**FAST, "n_estimators": 2, "trim_outliers": False, "random_state": 0}
     detector = GEBMOutlierDetector(**settings).fit(counts)
     assert np.array_equal(detector.dequantization_widths_, [0, 0, 0, 1.0])
     plain = GEBMOutlierDetector(dequantize=False, **settings).fit(counts)
     assert not plain.dequantization_widths_.any()
-    seen, continue_training = [], _Member.partial_fit
-
-    def recorded(member, X, y=None):
-        seen.append(X)
-        return continue_training(member, X)
-
-    monkeypatch.setattr(_Member, "partial_fit", recorded)
+    seen = _recording(monkeypatch, "partial_fit")
     batch = counts[:20]  # each value about three times: not found discrete alone
     assert not np.any(dequantization_widths(batch))
     detector.partial_fit(batch)
@@ -321,3 +335,53 @@ def test_partial_fit_spreads_a_batch_over_the_widths_found_at_fit(blob, monkeypa
         assert not np.array_equal(rows[:, 3], batch[:, 3])
     assert not np.array_equal(*first_call)  # each member's own noise
     assert not np.array_equal(first_call[0], second_call[0])  # new noise on each call
+
+
+def test_members_train_without_the_rows_a_first_fit_flags(scattered, monkeypatch):
+    settings = {**FAST, "n_estimators": 2, "random_state": 0}
+    seen = _recording(monkeypatch, "fit")
+    detector = GEBMOutlierDetector(**settings).fit(scattered)
+    screen_rows, *member_rows = seen
+    assert len(member_rows) == 2
+    np.testing.assert_array_equal(screen_rows, scattered)
+    for rows in member_rows:
+        np.testing.assert_array_equal(rows, scattered[detector.support_])
+    assert not detector.support_[-12:].any()
+    assert detector.support_[:-12].mean() > 0.9
+    # the rows left out are those a detector of the first member alone flags
+    screen = GEBMOutlierDetector(**{**settings, "n_estimators": 1, "trim_outliers": False})
+    np.testing.assert_array_equal(screen.fit_predict(scattered) == 1, detector.support_)
+    # the threshold still reads every training row
+    scores = detector.score_samples(scattered)
+    q1, q3 = np.percentile(scores, [25, 75])
+    assert detector.offset_ == pytest.approx(q1 - 1.5 * (q3 - q1))
+
+
+def test_without_trimming_the_members_train_on_every_row(scattered, monkeypatch):
+    seen = _recording(monkeypatch, "fit")
+    detector = GEBMOutlierDetector(trim_outliers=False, n_estimators=2, random_state=0, **FAST)
+    detector.fit(scattered)
+    assert len(seen) == 2 and detector.support_.all()
+    for rows in seen:
+        np.testing.assert_array_equal(rows, scattered)
+
+
+def test_partial_fit_trains_on_the_rows_of_a_batch_it_does_not_flag(
+    blob, scattered, monkeypatch
+):
+    detector = GEBMOutlierDetector(n_estimators=2, random_state=0, **FAST).fit(blob)
+    batch = np.vstack([blob[:40], scattered[-12:]])
+    inliers = detector.predict(batch) == 1
+    assert not inliers[-12:].any() and inliers[:40].mean() > 0.9
+    seen = _recording(monkeypatch, "partial_fit")
+    detector.partial_fit(batch)
+    np.testing.assert_array_equal(detector.support_, inliers)
+    assert len(seen) == 2
+    for rows in seen:
+        np.testing.assert_array_equal(rows, batch[inliers])
+
+
+def test_trimming_keeps_at_least_two_rows_to_train_on():
+    X = np.array([[0.0, 1.0], [1.0, 0.0]])
+    detector = GEBMOutlierDetector(contamination=0.5, random_state=0, **FAST).fit(X)
+    assert detector.support_.all()
