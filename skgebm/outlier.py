@@ -458,6 +458,12 @@ class GEBMOutlierDetector(OutlierMixin, GEBMEstimator):
                 "since the detector was fitted; continuing training needs the same "
                 "members, so fit with warm_start=False."
             )
+        if not hasattr(self, "dequantization_widths_"):  # a file saved before it was kept
+            raise ValueError(
+                "This detector was saved by an earlier skgebm, which kept neither the "
+                "widths nor the seeds of its members' dequantization noise, so their "
+                "training cannot continue alike; fit it again with warm_start=False."
+            )
         X = validate_data(self, X, dtype=_FLOAT_DTYPES, ensure_min_samples=2, reset=False)
         everyone = np.ones(len(X), dtype=bool)
         self.support_ = self._inliers(self._scores(X)) if self.trim_outliers else everyone

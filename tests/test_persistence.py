@@ -2,6 +2,7 @@
 
 import copy
 import io
+import json
 import os
 import pickle
 import subprocess
@@ -87,6 +88,26 @@ def test_save_load_keeps_the_outlier_threshold(frame, fast_params, tmp_path):
     np.testing.assert_array_equal(
         loaded.sample(20, random_state=1), detector.sample(20, random_state=1)
     )
+    np.testing.assert_array_equal(loaded.support_, detector.support_)
+
+
+def test_a_detector_saved_without_its_noise_widths_refuses_to_continue(
+    frame, fast_params, tmp_path
+):
+    detector = GEBMOutlierDetector(random_state=0, **fast_params).fit(frame)
+    save(detector, tmp_path / "detector.pt")
+    state = torch.load(tmp_path / "detector.pt", weights_only=True)
+    attributes = json.loads(state["attributes"])
+    for name in ("dequantization_widths_", "_noise_seeds"):  # as skgebm kept before
+        del attributes[name]
+    state["attributes"] = json.dumps(attributes)
+    torch.save(state, tmp_path / "earlier.pt")
+    earlier = load(tmp_path / "earlier.pt")
+    np.testing.assert_array_equal(earlier.score_samples(frame), detector.score_samples(frame))
+    for resume in (earlier.partial_fit, earlier.set_params(warm_start=True).fit):
+        with pytest.raises(ValueError, match="saved by an earlier skgebm.*warm_start=False"):
+            resume(frame)
+    earlier.set_params(warm_start=False).fit(frame).partial_fit(frame)
 
 
 def test_saved_file_holds_data_only(frame, fast_params, tmp_path):
