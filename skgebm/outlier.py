@@ -204,8 +204,9 @@ class GEBMOutlierDetector(OutlierMixin, GEBMEstimator):
     - ``n_estimators=5``: with five random states on each split, single fits have a
       mean ROC-AUC of 0.829, mixtures of 2, 3 and 4 of them 0.833, 0.835 and 0.836,
       and all five 0.836; the spread between the fits of one split falls from 0.022
-      to 0.015, 0.010 and 0.006. Five members cost five single fits (10-30 s on one
-      thread on these sets; ``n_jobs`` trains them in parallel).
+      to 0.015, 0.010 and 0.006. Five members cost five single fits (with the first
+      fit of ``trim_outliers``, 8-27 s per detector on one thread on these sets;
+      ``n_jobs`` trains the members in parallel).
 
     - A small RealNVP base (two couplings, one hidden layer of 64): 0.829, against
       0.805 for a full-covariance Gaussian base (``base="gaussian"``) and 0.816 for
