@@ -212,8 +212,8 @@ class GEBMOutlierDetector(OutlierMixin, GEBMEstimator):
       mixture 0.841 and 0.836, the mean of the members' log-densities 0.836 and 0.834,
       their median 0.838 and 0.837, their minimum 0.832 and 0.817, their mean rank
       0.840 and 0.837. The mean and the minimum gain on the sets of thousands of rows
-      (``letter`` 0.876 to 0.889 with the minimum) and lose on the smallest
-      (``glass`` 0.798 to 0.732, ``ionosphere`` 0.937 to 0.888).
+      and lose on the smallest (with the minimum: ``letter`` 0.876 to 0.889,
+      ``glass`` 0.798 to 0.732, ``ionosphere`` 0.937 to 0.888).
 
     - A small RealNVP base (two couplings, one hidden layer of 64): 0.829, against
       0.805 for a full-covariance Gaussian base (``base="gaussian"``) and 0.816 for
